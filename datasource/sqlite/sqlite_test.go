@@ -1,0 +1,101 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/datasource/datasourcetest"
+	"github.com/strata-dataspace/strata/datasource/sqlite"
+)
+
+func newFile(t *testing.T) datasource.DataSource {
+	t.Helper()
+	ds, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "strata.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ds.Close() })
+	require.NoError(t, ds.Migrate(context.Background()))
+	return ds
+}
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	datasourcetest.Run(t, newFile)
+}
+
+func TestConformanceInMemory(t *testing.T) {
+	t.Parallel()
+	datasourcetest.Run(t, func(t *testing.T) datasource.DataSource {
+		ds, err := sqlite.Open(context.Background(), sqlite.MemoryPath, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { ds.Close() })
+		require.NoError(t, ds.Migrate(context.Background()))
+		return ds
+	})
+}
+
+func TestParseURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		url     string
+		path    string
+		cfg     sqlite.Config
+		wantErr string
+	}{
+		{name: "Absolute", url: "sqlite:///var/lib/strata.db", path: "/var/lib/strata.db"},
+		{name: "Relative", url: "sqlite://./strata.db", path: "./strata.db"},
+		{name: "Memory", url: "sqlite://:memory:", path: ":memory:"},
+		{name: "Params", url: "sqlite:///x.db?busy_timeout=2s&readers=3&synchronous=normal", path: "/x.db",
+			cfg: sqlite.Config{BusyTimeout: 2e9, Readers: 3, Synchronous: "NORMAL"}},
+		{name: "WrongScheme", url: "postgres://x", wantErr: "want sqlite:///path"},
+		{name: "NoPath", url: "sqlite://", wantErr: "no file path"},
+		{name: "BadTimeout", url: "sqlite:///x.db?busy_timeout=soon", wantErr: "busy_timeout"},
+		{name: "BadReaders", url: "sqlite:///x.db?readers=0", wantErr: "readers"},
+		{name: "BadSynchronous", url: "sqlite:///x.db?synchronous=off", wantErr: "FULL or NORMAL"},
+		{name: "UnknownParam", url: "sqlite:///x.db?cache=big", wantErr: `unknown parameter "cache"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path, cfg, err := sqlite.ParseURL(tt.url)
+			if tt.wantErr != "" {
+				require.ErrorIs(t, err, datasource.ErrInvalid)
+				require.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.path, path)
+			require.Equal(t, tt.cfg, *cfg)
+		})
+	}
+}
+
+func TestReaderSeesWriterAcrossOpeners(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	daemon, err := sqlite.Open(ctx, path, nil)
+	require.NoError(t, err)
+	defer daemon.Close()
+	require.NoError(t, daemon.Migrate(ctx))
+	cli, err := sqlite.Open(ctx, path, nil)
+	require.NoError(t, err)
+	defer cli.Close()
+
+	tm := datasourcetest.NewTaskManager(t, daemon, "tm", datasourcetest.T0)
+	require.NoError(t, daemon.ProductPut(ctx, &datasource.ProductPutParams{TaskManagerSeq: tm.SequenceID, Generation: 1,
+		Products: []*datasource.Product{datasourcetest.NewProduct("a", []byte("1"))}}))
+	got, err := cli.ProductGet(ctx, &datasource.ProductGetParams{TaskManagerSeq: tm.SequenceID, Generation: 1, Key: "a"})
+	require.NoError(t, err)
+	require.Equal(t, "1", string(got.Value))
+}
+
+func TestOpenMissingDirectory(t *testing.T) {
+	t.Parallel()
+	_, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "no", "such", "dir", "x.db"), nil)
+	require.ErrorContains(t, err, "no such file or directory")
+}
