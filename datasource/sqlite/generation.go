@@ -76,7 +76,7 @@ func lastGenerationMismatch(ctx context.Context, q sqlx.QueryerContext, seq, gen
 	if gen == last {
 		return nil
 	}
-	return fmt.Errorf("generation %d: %w: the newest generation is %d", gen, datasource.ErrSealed, last)
+	return fmt.Errorf("%w: generation %d is not the newest (%d): write to the newest generation", datasource.ErrSealed, gen, last)
 }
 
 // GenerationGet returns one generation.

@@ -207,8 +207,8 @@ func (s *DataSource) ResetConnections(ctx context.Context) error {
 	return nil
 }
 
-// Writer returns the writer pool, for benchmarks and tools that need raw SQL.
-func (s *DataSource) Writer() *sqlx.DB { return s.w }
+// DB returns the writer pool, for benchmarks and tools that need raw SQL.
+func (s *DataSource) DB() *sqlx.DB { return s.w }
 
 // writeTx runs fn in one write transaction.
 func (s *DataSource) writeTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
