@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/output"
+)
+
+// globals are the flags every command takes.
+type globals struct {
+	db     string
+	config string
+	format string
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func newRootCmd() *cobra.Command {
+	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+	root := &cobra.Command{
+		Use:           "strata",
+		Short:         "Generational data products: run channels, reap, inspect, serve",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return output.CheckFormat(g.format)
+		},
+	}
+	root.PersistentFlags().StringVar(&g.db, "db", "", "datasource URL (default: $STRATA_DB, the --config file's, else "+dataspace.DefaultURL+")")
+	root.PersistentFlags().StringVar(&g.config, "config", "", "configuration file (JSON) with a dataspace section")
+	root.PersistentFlags().StringVar(&g.format, "format", "table", "output format: table, json, csv or vertical")
+	root.AddCommand(
+		newDBCmd(g),
+		newBenchCmd(g),
+		newServeCmd(g),
+	)
+	return root
+}
+
+// dataspaceConfig resolves the configuration: --config, then --db (which
+// wins over the file's URL), then $STRATA_DB, then the default.
+func (g *globals) dataspaceConfig() (*dataspace.Config, error) {
+	cfg := &dataspace.Config{}
+	if g.config != "" {
+		c, err := dataspace.LoadConfig(g.config)
+		if err != nil {
+			return nil, err
+		}
+		cfg = c
+	}
+	switch {
+	case g.db != "":
+		cfg.URL = g.db
+	case cfg.URL == "" && os.Getenv("STRATA_DB") != "":
+		cfg.URL = os.Getenv("STRATA_DB")
+	case cfg.URL == "":
+		cfg.URL = dataspace.DefaultURL
+	}
+	return cfg, nil
+}
+
+// openDataSpace opens (and migrates) the configured dataspace.
+func (g *globals) openDataSpace(ctx context.Context) (*dataspace.DataSpace, error) {
+	cfg, err := g.dataspaceConfig()
+	if err != nil {
+		return nil, err
+	}
+	s, err := dataspace.OpenConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", dataspace.Redact(cfg.URL), err)
+	}
+	return s, nil
+}
+
+// print writes a table in the chosen --format.
+func (g *globals) print(t *output.Table) error { return output.Write(g.stdout, g.format, t) }
