@@ -1,0 +1,263 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+	"github.com/lib/pq/pqerror"
+)
+
+// inTx runs fn in one transaction of the store's database (on SQLite the
+// single writer connection, BEGIN IMMEDIATE).
+func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// dropDuplicates removes from todo the events whose message_id exists and
+// returns those ids.
+func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []string) {
+	if len(existing) == 0 {
+		return todo, nil
+	}
+	var dups []string
+	kept := todo[:0:0]
+	for _, p := range todo {
+		if existing[p.ev.MessageID] {
+			dups = append(dups, p.ev.MessageID)
+			continue
+		}
+		kept = append(kept, p)
+	}
+	return kept, dups
+}
+
+// insertPostgres stores a batch through COPY: it looks up existing
+// message_ids, takes ids from the sequence, then copies the events, the
+// trait index rows and the dictionary entries, in one transaction.
+func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, error) {
+	var dups []string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		ids := make([]string, len(todo))
+		for i, p := range todo {
+			ids[i] = p.ev.MessageID
+		}
+		var found []string
+		if err := tx.SelectContext(ctx, &found, `SELECT message_id FROM event WHERE namespace = $1 AND message_id = ANY($2::text[])`, s.ns, pq.StringArray(ids)); err != nil {
+			return fmt.Errorf("look up message ids: %w", err)
+		}
+		existing := make(map[string]bool, len(found))
+		for _, id := range found {
+			existing[id] = true
+		}
+		var kept []*pending
+		kept, dups = dropDuplicates(todo, existing)
+		if len(kept) == 0 {
+			return nil
+		}
+		var seq []int64
+		if err := tx.SelectContext(ctx, &seq, `SELECT nextval('event_id_seq') FROM generate_series(1, $1)`, len(kept)); err != nil {
+			return fmt.Errorf("allocate event ids: %w", err)
+		}
+		for i, p := range kept {
+			p.id = seq[i]
+		}
+		if err := copyIn(ctx, tx, `COPY event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) FROM STDIN`,
+			func(row func(args ...any) error) error {
+				for _, p := range kept {
+					e := p.ev
+					if err := row(p.id, s.ns, e.MessageID, e.EventType, e.Generated.UnixMicro(), e.Expires.UnixMicro(), e.Source,
+						int64(p.val.encoding), int64(p.val.compression), p.val.data, int64(p.val.rawSize)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}); err != nil {
+			if pq.As(err, pqerror.UniqueViolation) != nil {
+				return fmt.Errorf("%w: %w", errRace, err)
+			}
+			return fmt.Errorf("copy events: %w", err)
+		}
+		if err := copyIn(ctx, tx, `COPY event_trait (event_id, name, type, v_string, v_int, v_float) FROM STDIN`,
+			func(row func(args ...any) error) error {
+				for _, p := range kept {
+					for _, t := range p.ev.Traits {
+						vs, vi, vf := traitColumns(t)
+						if err := row(p.id, t.Name, int64(t.Type), vs, vi, vf); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}); err != nil {
+			return fmt.Errorf("copy event traits: %w", err)
+		}
+		types, tt := dictionaries(kept)
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t
+			ON CONFLICT DO NOTHING`, s.ns, pq.StringArray(types)); err != nil {
+			return fmt.Errorf("record event types: %w", err)
+		}
+		var ttTypes, ttNames []string
+		var ttKinds []int64
+		for _, k := range tt {
+			ttTypes = append(ttTypes, k[0].(string))
+			ttNames = append(ttNames, k[1].(string))
+			ttKinds = append(ttKinds, k[2].(int64))
+		}
+		if len(tt) > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO event_type_trait (namespace, event_type, name, type)
+				SELECT $1, t, n, k FROM unnest($2::text[], $3::text[], $4::smallint[]) AS u(t, n, k)
+				ON CONFLICT DO NOTHING`, s.ns, pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)); err != nil {
+				return fmt.Errorf("record trait types: %w", err)
+			}
+		}
+		return nil
+	})
+	return dups, err
+}
+
+// copyIn runs one COPY … FROM STDIN through a prepared statement of tx.
+func copyIn(ctx context.Context, tx *sqlx.Tx, stmt string, rows func(row func(args ...any) error) error) error {
+	st, err := tx.PrepareContext(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := rows(func(args ...any) error {
+		_, err := st.ExecContext(ctx, args...)
+		return err
+	}); err != nil {
+		return err
+	}
+	// Errors of rows sent earlier surface here.
+	_, err = st.ExecContext(ctx)
+	return err
+}
+
+// insertSQLite stores a batch with multi-row INSERTs on the single writer
+// connection (BEGIN IMMEDIATE, so the id allocation cannot race).
+func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, error) {
+	var dups []string
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		existing := map[string]bool{}
+		for start := 0; start < len(todo); start += 500 {
+			chunk := todo[start:min(start+500, len(todo))]
+			args := make([]any, 0, len(chunk)+1)
+			args = append(args, s.ns)
+			for _, p := range chunk {
+				args = append(args, p.ev.MessageID)
+			}
+			var found []string
+			if err := tx.SelectContext(ctx, &found, `SELECT message_id FROM event WHERE namespace = ? AND message_id IN (`+placeholders(len(chunk), 1)+`)`, args...); err != nil {
+				return fmt.Errorf("look up message ids: %w", err)
+			}
+			for _, id := range found {
+				existing[id] = true
+			}
+		}
+		var kept []*pending
+		kept, dups = dropDuplicates(todo, existing)
+		if len(kept) == 0 {
+			return nil
+		}
+		var next int64
+		if err := tx.GetContext(ctx, &next, `SELECT COALESCE(MAX(id), 0) FROM event`); err != nil {
+			return fmt.Errorf("allocate event ids: %w", err)
+		}
+		for _, p := range kept {
+			next++
+			p.id = next
+		}
+		const evCols = 11
+		for start := 0; start < len(kept); start += 500 {
+			chunk := kept[start:min(start+500, len(kept))]
+			args := make([]any, 0, len(chunk)*evCols)
+			for _, p := range chunk {
+				e := p.ev
+				args = append(args, p.id, s.ns, e.MessageID, e.EventType, e.Generated.UnixMicro(), e.Expires.UnixMicro(), e.Source,
+					int64(p.val.encoding), int64(p.val.compression), p.val.data, int64(p.val.rawSize))
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `+
+				placeholders(len(chunk), evCols), args...); err != nil {
+				return fmt.Errorf("insert events: %w", err)
+			}
+		}
+		const trCols = 6
+		args := make([]any, 0, 1000*trCols)
+		flush := func() error {
+			if len(args) == 0 {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO event_trait (event_id, name, type, v_string, v_int, v_float) VALUES `+placeholders(len(args)/trCols, trCols), args...)
+			args = args[:0]
+			if err != nil {
+				return fmt.Errorf("insert event traits: %w", err)
+			}
+			return nil
+		}
+		for _, p := range kept {
+			for _, t := range p.ev.Traits {
+				vs, vi, vf := traitColumns(t)
+				args = append(args, p.id, t.Name, int64(t.Type), vs, vi, vf)
+				if len(args) == cap(args) {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		types, tt := dictionaries(kept)
+		targs := make([]any, 0, 2*len(types))
+		for _, t := range types {
+			targs = append(targs, s.ns, t)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) VALUES `+placeholders(len(types), 2)+` ON CONFLICT DO NOTHING`, targs...); err != nil {
+			return fmt.Errorf("record event types: %w", err)
+		}
+		for start := 0; start < len(tt); start += 500 {
+			chunk := tt[start:min(start+500, len(tt))]
+			a := make([]any, 0, 4*len(chunk))
+			for _, k := range chunk {
+				a = append(a, s.ns, k[0], k[1], k[2])
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `+placeholders(len(chunk), 4)+` ON CONFLICT DO NOTHING`, a...); err != nil {
+				return fmt.Errorf("record trait types: %w", err)
+			}
+		}
+		return nil
+	})
+	return dups, err
+}
+
+// placeholders returns rows groups of cols question marks: "(?, ?), (?, ?)";
+// with cols 1 and rows n, a plain list "?, ?".
+func placeholders(rows, cols int) string {
+	var b strings.Builder
+	group := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
+	if cols == 1 {
+		group = "?"
+	}
+	for i := 0; i < rows; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(group)
+	}
+	return b.String()
+}

@@ -1,0 +1,401 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+
+	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/datasource/postgres"
+	"github.com/strata-dataspace/strata/datasource/sqlite"
+	"github.com/strata-dataspace/strata/dataspace"
+)
+
+// Defaults of Config.
+const (
+	// NamespaceDefault is the namespace when Config.Namespace is empty.
+	NamespaceDefault = "default"
+	// TTLDefault is how long an event is kept after it was generated when
+	// Config.TTL is zero.
+	TTLDefault = 30 * 24 * time.Hour
+	// LimitDefault is the page size of a query without a limit.
+	LimitDefault = 100
+	// MaxLimitDefault is the largest page a query may ask for when
+	// Config.MaxLimit is zero.
+	MaxLimitDefault = 10000
+	// ExpireBatchDefault is Expire's batch size when it is given zero.
+	ExpireBatchDefault = 5000
+)
+
+// SchemaVersion is the datasource schema version that holds the event
+// tables (migration 0002_events.sql of both backends).
+const SchemaVersion = 2
+
+// Config configures a Store. The zero value is ready to use.
+type Config struct {
+	// Namespace holds the store's events and streams. Empty means
+	// NamespaceDefault.
+	Namespace string
+	// TTL is how long after it was generated an event expires, unless the
+	// event says. Zero means TTLDefault.
+	TTL time.Duration
+	// MaxLimit is the hard maximum of a query's limit. Zero means
+	// MaxLimitDefault.
+	MaxLimit int
+	// Clock returns the current time. Nil means time.Now.
+	Clock func() time.Time
+}
+
+// Store records and queries the events of one namespace. It is safe for
+// concurrent use.
+type Store struct {
+	db       *sqlx.DB
+	pg       bool
+	ns       string
+	ttl      time.Duration
+	maxLimit int
+	clock    func() time.Time
+}
+
+// Open returns the Store of a dataspace. It fails when the dataspace's
+// schema predates the event tables.
+func Open(ctx context.Context, space *dataspace.DataSpace, cfg *Config) (*Store, error) {
+	s, err := New(space.DataSource(), cfg)
+	if err != nil {
+		return nil, err
+	}
+	v, err := space.DataSource().SchemaVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
+	}
+	if v < SchemaVersion {
+		return nil, fmt.Errorf("open event store: schema version %d has no event tables (needs %d): run strata db migrate", v, SchemaVersion)
+	}
+	return s, nil
+}
+
+// New returns the Store over a SQLite or PostgreSQL datasource; it assumes
+// the schema is migrated (see Open).
+func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock}
+	switch d := ds.(type) {
+	case *sqlite.DataSource:
+		s.db = d.DB()
+	case *postgres.DataSource:
+		s.db, s.pg = d.DB(), true
+	default:
+		return nil, fmt.Errorf("%w: event store: datasource %T is neither SQLite nor PostgreSQL", ErrInvalid, ds)
+	}
+	if s.ns == "" {
+		s.ns = NamespaceDefault
+	}
+	if s.ttl == 0 {
+		s.ttl = TTLDefault
+	}
+	if s.ttl < 0 {
+		return nil, fmt.Errorf("%w: event store: negative TTL %s", ErrInvalid, s.ttl)
+	}
+	if s.maxLimit == 0 {
+		s.maxLimit = MaxLimitDefault
+	}
+	if s.maxLimit < 0 {
+		return nil, fmt.Errorf("%w: event store: negative MaxLimit %d", ErrInvalid, s.maxLimit)
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	return s, nil
+}
+
+// Namespace returns the store's namespace.
+func (s *Store) Namespace() string { return s.ns }
+
+// WithNamespace returns a Store of another namespace over the same
+// database and settings.
+func (s *Store) WithNamespace(ns string) *Store {
+	c := *s
+	c.ns = ns
+	if ns == "" {
+		c.ns = NamespaceDefault
+	}
+	return &c
+}
+
+// MaxLimit is the hard maximum of a query's limit.
+func (s *Store) MaxLimit() int { return s.maxLimit }
+
+// Name names the store for the reaper.
+func (s *Store) Name() string { return "events" }
+
+func (s *Store) now() time.Time { return s.clock().UTC().Truncate(time.Microsecond) }
+
+// Status says what Record did with one event.
+type Status string
+
+// The outcomes of recording one event.
+const (
+	StatusStored    Status = "stored"
+	StatusDuplicate Status = "duplicate"
+	StatusRejected  Status = "rejected"
+)
+
+// Outcome is what happened to one event of a Record call.
+type Outcome struct {
+	// Index is the event's position in the batch.
+	Index int `json:"index"`
+	// MessageID is the event's id (assigned when it had none).
+	MessageID string `json:"message_id"`
+	// Status is stored, duplicate or rejected.
+	Status Status `json:"status"`
+	// Err says why an event was rejected or is a duplicate.
+	Err error `json:"-"`
+}
+
+// RecordResult reports a Record call, one Outcome per event in order.
+type RecordResult struct {
+	Stored     int
+	Duplicates int
+	Rejected   int
+	Outcomes   []Outcome
+}
+
+// ErrDuplicate is the Outcome.Err of an event whose message_id exists.
+var ErrDuplicate = errors.New("events: duplicate message_id")
+
+// pending is an event accepted for insertion.
+type pending struct {
+	index int
+	id    int64
+	ev    *Event
+	val   *encodedValue
+}
+
+// Record stores a batch of events in one transaction. It fills in the
+// MessageID (a UUIDv7 carrying the event's time), Generated (now) and
+// Expires (Generated + TTL) of events that lack them. An invalid event (no
+// type, a bad trait type, a value that does not fit its type, raw that is
+// not JSON) is rejected and an event whose message_id exists already (in
+// the namespace or earlier in the batch) is a duplicate; both are reported
+// in the result and the others are stored. The error is non-nil only when
+// the batch could not be stored at all.
+func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error) {
+	res := &RecordResult{Outcomes: make([]Outcome, len(evs))}
+	now := s.now()
+	var todo []*pending
+	seen := make(map[string]int, len(evs))
+	for i, e := range evs {
+		o := &res.Outcomes[i]
+		o.Index = i
+		if e == nil {
+			o.Status, o.Err = StatusRejected, fmt.Errorf("%w: event %d is nil", ErrInvalid, i)
+			continue
+		}
+		if err := s.prepare(e, now); err != nil {
+			o.MessageID, o.Status, o.Err = e.MessageID, StatusRejected, err
+			continue
+		}
+		o.MessageID = e.MessageID
+		if _, dup := seen[e.MessageID]; dup {
+			o.Status, o.Err = StatusDuplicate, fmt.Errorf("%w: %q appears twice in the batch", ErrDuplicate, e.MessageID)
+			continue
+		}
+		val, err := encodeEvent(e)
+		if err != nil {
+			o.Status, o.Err = StatusRejected, err
+			continue
+		}
+		seen[e.MessageID] = i
+		todo = append(todo, &pending{index: i, ev: e, val: val})
+	}
+	if len(todo) > 0 {
+		var (
+			dups []string
+			err  error
+		)
+		for attempt := 0; ; attempt++ {
+			if s.pg {
+				dups, err = s.insertPostgres(ctx, todo)
+			} else {
+				dups, err = s.insertSQLite(ctx, todo)
+			}
+			// A concurrent Record of the same message_id committed first:
+			// run again, and it is reported as a duplicate.
+			if errors.Is(err, errRace) && attempt < 3 {
+				continue
+			}
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record %d events in namespace %q: %w", len(todo), s.ns, err)
+		}
+		for _, id := range dups {
+			o := &res.Outcomes[seen[id]]
+			o.Status, o.Err = StatusDuplicate, fmt.Errorf("%w: %q is already recorded", ErrDuplicate, id)
+		}
+		for _, p := range todo {
+			if o := &res.Outcomes[p.index]; o.Status == "" {
+				o.Status = StatusStored
+			}
+		}
+	}
+	for _, o := range res.Outcomes {
+		switch o.Status {
+		case StatusStored:
+			res.Stored++
+		case StatusDuplicate:
+			res.Duplicates++
+		case StatusRejected:
+			res.Rejected++
+		}
+	}
+	return res, nil
+}
+
+// prepare validates e and fills its defaults.
+func (s *Store) prepare(e *Event, now time.Time) error {
+	if strings.TrimSpace(e.EventType) == "" {
+		return fmt.Errorf("%w: event %q has no event_type", ErrInvalid, e.MessageID)
+	}
+	if len(e.Raw) > 0 && !json.Valid(e.Raw) {
+		return fmt.Errorf("%w: event %q: raw is not valid JSON", ErrInvalid, e.MessageID)
+	}
+	names := make(map[string]bool, len(e.Traits))
+	for i, t := range e.Traits {
+		n, err := t.normalize()
+		if err != nil {
+			return fmt.Errorf("event %q: %w", e.MessageID, err)
+		}
+		if names[n.Name] {
+			return fmt.Errorf("%w: event %q: trait %q appears twice", ErrInvalid, e.MessageID, n.Name)
+		}
+		names[n.Name] = true
+		e.Traits[i] = n
+	}
+	if e.Generated.IsZero() {
+		e.Generated = now
+	}
+	e.Generated = e.Generated.UTC().Truncate(time.Microsecond)
+	if e.Expires.IsZero() {
+		e.Expires = e.Generated.Add(s.ttl)
+	}
+	e.Expires = e.Expires.UTC().Truncate(time.Microsecond)
+	if e.Source == "" {
+		e.Source = s.ns
+	}
+	if e.MessageID == "" {
+		id, err := NewID(e.Generated)
+		if err != nil {
+			return err
+		}
+		e.MessageID = id
+	}
+	return nil
+}
+
+// NewID returns a UUIDv7 whose timestamp is t, so ids sort by the time of
+// their events (ties keep the random order they were given).
+func NewID(t time.Time) (string, error) {
+	u, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("new event id: %w", err)
+	}
+	ms := uint64(t.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*uint(i)))
+	}
+	return u.String(), nil
+}
+
+// errRace marks a unique violation from a concurrent insert of the same
+// message_id.
+var errRace = errors.New("events: concurrent insert of the same message_id")
+
+// traitColumns returns the typed value columns of a trait.
+func traitColumns(t Trait) (vs, vi, vf any) {
+	switch v := t.Value.(type) {
+	case string:
+		return v, nil, nil
+	case int64:
+		return nil, v, nil
+	case float64:
+		return nil, nil, v
+	case time.Time:
+		return nil, v.UnixMicro(), nil
+	}
+	return nil, nil, nil
+}
+
+// dictionaries returns the event types and (type, trait, trait type)
+// triples of a batch.
+func dictionaries(todo []*pending) (types []string, tt [][3]any) {
+	seenT := map[string]bool{}
+	seenTT := map[[3]any]bool{}
+	for _, p := range todo {
+		if !seenT[p.ev.EventType] {
+			seenT[p.ev.EventType] = true
+			types = append(types, p.ev.EventType)
+		}
+		for _, t := range p.ev.Traits {
+			k := [3]any{p.ev.EventType, t.Name, int64(t.Type)}
+			if !seenTT[k] {
+				seenTT[k] = true
+				tt = append(tt, k)
+			}
+		}
+	}
+	return types, tt
+}
+
+// eventRow is a stored event as queries read it.
+type eventRow struct {
+	ID          int64  `db:"id"`
+	MessageID   string `db:"message_id"`
+	EventType   string `db:"event_type"`
+	Generated   int64  `db:"generated"`
+	Expires     int64  `db:"expires"`
+	Source      string `db:"source"`
+	Encoding    uint8  `db:"encoding"`
+	Compression uint8  `db:"compression"`
+	Value       []byte `db:"value"`
+	RawSize     int64  `db:"raw_size"`
+}
+
+const eventColumns = `e.id, e.message_id, e.event_type, e.generated, e.expires, e.source, e.encoding, e.compression, e.value, e.raw_size`
+
+func (r *eventRow) event() (*Event, error) {
+	e := &Event{
+		MessageID: r.MessageID,
+		EventType: r.EventType,
+		Generated: time.UnixMicro(r.Generated).UTC(),
+		Expires:   time.UnixMicro(r.Expires).UTC(),
+		Source:    r.Source,
+	}
+	if err := decodeEvent(e, r.Encoding, r.Compression, r.Value, r.RawSize); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Get returns the event with a message_id; ErrNotFound when there is none.
+func (s *Store) Get(ctx context.Context, messageID string) (*Event, error) {
+	var r eventRow
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+eventColumns+` FROM event e WHERE e.namespace = ? AND e.message_id = ?`), s.ns, messageID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("event %q in namespace %q: %w", messageID, s.ns, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get event %q in namespace %q: %w", messageID, s.ns, err)
+	}
+	return r.event()
+}
