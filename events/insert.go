@@ -51,13 +51,16 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, error) {
 	var dups []string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		ids := make([]string, len(todo))
-		for i, p := range todo {
-			ids[i] = p.ev.MessageID
+		var ids, found []string
+		for _, p := range todo {
+			if !p.fresh {
+				ids = append(ids, p.ev.MessageID)
+			}
 		}
-		var found []string
-		if err := tx.SelectContext(ctx, &found, `SELECT message_id FROM event WHERE namespace = $1 AND message_id = ANY($2::text[])`, s.ns, pq.StringArray(ids)); err != nil {
-			return fmt.Errorf("look up message ids: %w", err)
+		if len(ids) > 0 {
+			if err := tx.SelectContext(ctx, &found, `SELECT message_id FROM event WHERE namespace = $1 AND message_id = ANY($2::text[])`, s.ns, pq.StringArray(ids)); err != nil {
+				return fmt.Errorf("look up message ids: %w", err)
+			}
 		}
 		existing := make(map[string]bool, len(found))
 		for _, id := range found {
@@ -106,23 +109,18 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			return fmt.Errorf("copy event traits: %w", err)
 		}
 		types, tt := dictionaries(kept)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t
-			ON CONFLICT DO NOTHING`, s.ns, pq.StringArray(types)); err != nil {
-			return fmt.Errorf("record event types: %w", err)
+		ttTypes := make([]string, len(tt))
+		ttNames := make([]string, len(tt))
+		ttKinds := make([]int64, len(tt))
+		for i, k := range tt {
+			ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
 		}
-		var ttTypes, ttNames []string
-		var ttKinds []int64
-		for _, k := range tt {
-			ttTypes = append(ttTypes, k[0].(string))
-			ttNames = append(ttNames, k[1].(string))
-			ttKinds = append(ttKinds, k[2].(int64))
-		}
-		if len(tt) > 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT INTO event_type_trait (namespace, event_type, name, type)
-				SELECT $1, t, n, k FROM unnest($2::text[], $3::text[], $4::smallint[]) AS u(t, n, k)
-				ON CONFLICT DO NOTHING`, s.ns, pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)); err != nil {
-				return fmt.Errorf("record trait types: %w", err)
-			}
+		if _, err := tx.ExecContext(ctx, `WITH t AS (
+				INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING)
+			INSERT INTO event_type_trait (namespace, event_type, name, type)
+			SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING`,
+			s.ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)); err != nil {
+			return fmt.Errorf("record the event and trait types: %w", err)
 		}
 		return nil
 	})
@@ -153,8 +151,14 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 	var dups []string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		existing := map[string]bool{}
-		for start := 0; start < len(todo); start += 500 {
-			chunk := todo[start:min(start+500, len(todo))]
+		var given []*pending
+		for _, p := range todo {
+			if !p.fresh {
+				given = append(given, p)
+			}
+		}
+		for start := 0; start < len(given); start += 500 {
+			chunk := given[start:min(start+500, len(given))]
 			args := make([]any, 0, len(chunk)+1)
 			args = append(args, s.ns)
 			for _, p := range chunk {

@@ -145,12 +145,27 @@ func (s *Store) filter(b *builder, f *Filter) error {
 	if f.MessageID != "" {
 		b.add("e.message_id = ?", f.MessageID)
 	}
-	for _, tf := range f.Traits {
+	// The first equality filter drives the query through its value index;
+	// the others are probes of the trait table's primary key (event_id,
+	// name) for each candidate, so no filter materialises every event
+	// that matches it alone.
+	drive := -1
+	for i, tf := range f.Traits {
+		if tf.Op == "" || tf.Op == OpEq {
+			drive = i
+			break
+		}
+	}
+	for i, tf := range f.Traits {
 		cond, arg, err := traitCondition(tf)
 		if err != nil {
 			return err
 		}
-		b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
+		if i == drive {
+			b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
+			continue
+		}
+		b.add("EXISTS (SELECT 1 FROM event_trait WHERE event_id = e.id AND "+cond+")", arg...)
 	}
 	return nil
 }

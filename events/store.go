@@ -179,6 +179,9 @@ type pending struct {
 	id    int64
 	ev    *Event
 	val   *encodedValue
+	// fresh is set when the store assigned the message_id: a new UUIDv7
+	// cannot exist yet, so it is not looked up.
+	fresh bool
 }
 
 // Record stores a batch of events in one transaction. It fills in the
@@ -201,6 +204,7 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 			o.Status, o.Err = StatusRejected, fmt.Errorf("%w: event %d is nil", ErrInvalid, i)
 			continue
 		}
+		fresh := e.MessageID == ""
 		if err := s.prepare(e, now); err != nil {
 			o.MessageID, o.Status, o.Err = e.MessageID, StatusRejected, err
 			continue
@@ -216,7 +220,7 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 			continue
 		}
 		seen[e.MessageID] = i
-		todo = append(todo, &pending{index: i, ev: e, val: val})
+		todo = append(todo, &pending{index: i, ev: e, val: val, fresh: fresh})
 	}
 	if len(todo) > 0 {
 		var (
