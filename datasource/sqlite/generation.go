@@ -82,7 +82,7 @@ func lastGenerationMismatch(ctx context.Context, q sqlx.QueryerContext, seq, gen
 // GenerationGet returns one generation.
 func (s *DataSource) GenerationGet(ctx context.Context, seq, gen int64) (*datasource.Generation, error) {
 	var row generationRow
-	err := s.r.GetContext(ctx, &row, `SELECT taskmanager_seq, generation, created_at, sealed_at FROM generation
+	err := s.get(ctx, &row, `SELECT taskmanager_seq, generation, created_at, sealed_at FROM generation
 		WHERE taskmanager_seq = ? AND generation = ?`, seq, gen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("taskmanager %d gen %d: %w", seq, gen, datasource.ErrNotFound)
@@ -96,7 +96,7 @@ func (s *DataSource) GenerationGet(ctx context.Context, seq, gen int64) (*dataso
 // GenerationLatest returns the newest generation of an instance.
 func (s *DataSource) GenerationLatest(ctx context.Context, seq int64) (int64, error) {
 	var last int64
-	err := s.r.GetContext(ctx, &last, `SELECT last_generation FROM taskmanager WHERE sequence_id = ?`, seq)
+	err := s.get(ctx, &last, `SELECT last_generation FROM taskmanager WHERE sequence_id = ?`, seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("last generation of taskmanager %d: %w", seq, datasource.ErrNotFound)
 	}
@@ -113,7 +113,7 @@ func (s *DataSource) GenerationList(ctx context.Context, p *datasource.Generatio
 		limit = -1 // SQLite: no limit
 	}
 	var rows []generationRow
-	err := s.r.SelectContext(ctx, &rows, `SELECT taskmanager_seq, generation, created_at, sealed_at FROM generation
+	err := s.sel(ctx, &rows, `SELECT taskmanager_seq, generation, created_at, sealed_at FROM generation
 		WHERE taskmanager_seq = ? AND generation > ? ORDER BY generation LIMIT ?`, p.TaskManagerSeq, p.After, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list generations of taskmanager %d: %w", p.TaskManagerSeq, interpretError(err))

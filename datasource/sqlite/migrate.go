@@ -93,7 +93,7 @@ func (s *DataSource) Migrate(ctx context.Context) error {
 // SchemaVersion returns the newest applied migration, or zero.
 func (s *DataSource) SchemaVersion(ctx context.Context) (int, error) {
 	var n int
-	err := s.r.GetContext(ctx, &n, `SELECT COALESCE(MAX(version), 0) FROM schema_version`)
+	err := s.get(ctx, &n, `SELECT COALESCE(MAX(version), 0) FROM schema_version`)
 	if err != nil && strings.Contains(err.Error(), "no such table") {
 		return 0, nil
 	}

@@ -71,17 +71,12 @@ func (s *DataSource) ProductPut(ctx context.Context, p *datasource.ProductPutPar
 		return fmt.Errorf("put into taskmanager %d gen %d: %w", p.TaskManagerSeq, p.Generation, err)
 	}
 	g := p.Generation
-	err = s.writeTx(ctx, func(tx *sqlx.Tx) error {
-		if err := lastGenerationMismatch(ctx, tx, p.TaskManagerSeq, g); err != nil {
-			return err
-		}
-		closeStmt, err := tx.PrepareContext(ctx, `UPDATE product SET last_gen = ?
+	closeStmt, err := s.writeStmt(ctx, `UPDATE product SET last_gen = ?
 			WHERE taskmanager_seq = ? AND key = ? AND last_gen = ? AND first_gen < ?`)
-		if err != nil {
-			return interpretError(err)
-		}
-		defer closeStmt.Close()
-		insStmt, err := tx.PrepareContext(ctx, `INSERT INTO product (taskmanager_seq, key, first_gen, last_gen, encoding, compression,
+	if err != nil {
+		return fmt.Errorf("put into taskmanager %d gen %d: %w", p.TaskManagerSeq, g, interpretError(err))
+	}
+	insStmt, err := s.writeStmt(ctx, `INSERT INTO product (taskmanager_seq, key, first_gen, last_gen, encoding, compression,
 			value, raw_size, create_time, expiration_time, scheduled_create_time, creator, schema_id, state, generation_time,
 			missed_update_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (taskmanager_seq, key, first_gen) DO UPDATE SET encoding = excluded.encoding,
@@ -90,10 +85,14 @@ func (s *DataSource) ProductPut(ctx context.Context, p *datasource.ProductPutPar
 			scheduled_create_time = excluded.scheduled_create_time, creator = excluded.creator,
 			schema_id = excluded.schema_id, state = excluded.state, generation_time = excluded.generation_time,
 			missed_update_count = excluded.missed_update_count`)
-		if err != nil {
-			return interpretError(err)
+	if err != nil {
+		return fmt.Errorf("put into taskmanager %d gen %d: %w", p.TaskManagerSeq, g, interpretError(err))
+	}
+	err = s.writeTx(ctx, func(tx *sqlx.Tx) error {
+		if err := lastGenerationMismatch(ctx, tx, p.TaskManagerSeq, g); err != nil {
+			return err
 		}
-		defer insStmt.Close()
+		closeStmt, insStmt := tx.StmtxContext(ctx, closeStmt), tx.StmtxContext(ctx, insStmt)
 		for _, pr := range products {
 			if _, err := closeStmt.ExecContext(ctx, g, p.TaskManagerSeq, pr.Key, datasource.OpenGeneration, g); err != nil {
 				return fmt.Errorf("product %q: %w", pr.Key, interpretError(err))
@@ -119,7 +118,7 @@ func (s *DataSource) ProductPut(ctx context.Context, p *datasource.ProductPutPar
 // ProductGet returns the version of a product valid in a generation.
 func (s *DataSource) ProductGet(ctx context.Context, p *datasource.ProductGetParams) (*datasource.Product, error) {
 	var row productRow
-	err := s.r.GetContext(ctx, &row, `SELECT `+productColumns(!p.WithoutValue)+` FROM product
+	err := s.get(ctx, &row, `SELECT `+productColumns(!p.WithoutValue)+` FROM product
 		WHERE taskmanager_seq = ? AND key = ? AND first_gen <= ? AND last_gen > ?
 		AND `+generationExists+` ORDER BY first_gen DESC LIMIT 1`,
 		p.TaskManagerSeq, p.Key, p.Generation, p.Generation, p.TaskManagerSeq, p.Generation)
@@ -135,7 +134,7 @@ func (s *DataSource) ProductGet(ctx context.Context, p *datasource.ProductGetPar
 // ProductList returns the products valid in a generation, ordered by key.
 func (s *DataSource) ProductList(ctx context.Context, p *datasource.ProductListParams) ([]*datasource.Product, error) {
 	var rows []productRow
-	err := s.r.SelectContext(ctx, &rows, `SELECT `+productColumns(p.WithValues)+` FROM product
+	err := s.sel(ctx, &rows, `SELECT `+productColumns(p.WithValues)+` FROM product
 		WHERE taskmanager_seq = ? AND last_gen > ? AND first_gen <= ? AND `+generationExists+` ORDER BY key`,
 		p.TaskManagerSeq, p.Generation, p.Generation, p.TaskManagerSeq, p.Generation)
 	if err != nil {
@@ -153,7 +152,7 @@ func (s *DataSource) ProductHistory(ctx context.Context, p *datasource.ProductHi
 		args = append(args, p.Key)
 	}
 	var rows []productRow
-	if err := s.r.SelectContext(ctx, &rows, q+` ORDER BY id`, args...); err != nil {
+	if err := s.sel(ctx, &rows, q+` ORDER BY id`, args...); err != nil {
 		return nil, fmt.Errorf("product history of taskmanager %d: %w", p.TaskManagerSeq, interpretError(err))
 	}
 	return toProducts(rows), nil
@@ -162,7 +161,7 @@ func (s *DataSource) ProductHistory(ctx context.Context, p *datasource.ProductHi
 // ProductExpired lists the products of a generation expired at p.At.
 func (s *DataSource) ProductExpired(ctx context.Context, p *datasource.ProductExpiredParams) ([]*datasource.Product, error) {
 	var rows []productRow
-	err := s.r.SelectContext(ctx, &rows, `SELECT `+productColumns(false)+` FROM product
+	err := s.sel(ctx, &rows, `SELECT `+productColumns(false)+` FROM product
 		WHERE taskmanager_seq = ? AND last_gen > ? AND first_gen <= ? AND expiration_time <= ?
 		AND `+generationExists+` ORDER BY key`,
 		p.TaskManagerSeq, p.Generation, p.Generation, micros(p.At), p.TaskManagerSeq, p.Generation)

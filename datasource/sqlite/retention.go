@@ -45,7 +45,7 @@ func (s *DataSource) DataDeleteBefore(ctx context.Context, p *datasource.DataDel
 	}
 	horizon := micros(p.Horizon)
 	var cands []retentionCandidate
-	err := s.r.SelectContext(ctx, &cands, `SELECT t.sequence_id, t.last_generation,
+	err := s.sel(ctx, &cands, `SELECT t.sequence_id, t.last_generation,
 		(SELECT MIN(g.generation) FROM generation g WHERE g.taskmanager_seq = t.sequence_id AND g.created_at >= ?) AS first_kept,
 		t.sequence_id = (SELECT n.sequence_id FROM taskmanager n WHERE n.name = t.name
 			ORDER BY n.datestamp DESC, n.sequence_id DESC LIMIT 1) AS live
@@ -73,7 +73,7 @@ func (s *DataSource) deleteInstanceBefore(ctx context.Context, c *retentionCandi
 			Bytes int64 `db:"bytes"`
 			Gens  int64 `db:"gens"`
 		}
-		err := s.r.GetContext(ctx, &n, `SELECT
+		err := s.get(ctx, &n, `SELECT
 			(SELECT COUNT(*) FROM product WHERE taskmanager_seq = ? AND last_gen <= ?) AS rows,
 			(SELECT COALESCE(SUM(length(value)), 0) FROM product WHERE taskmanager_seq = ? AND last_gen <= ?) AS bytes,
 			(SELECT COUNT(*) FROM generation WHERE taskmanager_seq = ? AND generation < ?) AS gens`,
@@ -163,7 +163,7 @@ func (s *DataSource) Stats(ctx context.Context) (*datasource.Stats, error) {
 	if v == 0 {
 		return st, nil
 	}
-	err = s.r.GetContext(ctx, st, `SELECT
+	err = s.get(ctx, st, `SELECT
 		(SELECT COUNT(*) FROM taskmanager) AS taskmanagers,
 		(SELECT COUNT(*) FROM generation) AS generations,
 		(SELECT COUNT(*) FROM product) AS product_versions,

@@ -45,6 +45,9 @@ type DataSource struct {
 	w *sqlx.DB // the one writer connection
 	r *sqlx.DB // readers; the writer itself for an in-memory database
 
+	stmts  sync.Map // query text → *sqlx.Stmt prepared on r
+	wstmts sync.Map // query text → *sqlx.Stmt prepared on w
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -186,6 +189,13 @@ func Open(ctx context.Context, path string, cfg *Config) (*DataSource, error) {
 // Close closes both pools. It is safe to call twice.
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
+		for _, cache := range []*sync.Map{&s.stmts, &s.wstmts} {
+			cache.Range(func(q, st any) bool {
+				_ = st.(*sqlx.Stmt).Close()
+				cache.Delete(q)
+				return true
+			})
+		}
 		err := s.w.Close()
 		if s.r != s.w {
 			err = errors.Join(err, s.r.Close())
@@ -205,6 +215,52 @@ func (s *DataSource) ResetConnections(ctx context.Context) error {
 	s.r.SetMaxIdleConns(0)
 	s.r.SetMaxIdleConns(n)
 	return nil
+}
+
+// readStmt returns the statement for q prepared on the reader pool, from a
+// cache: parsing the SQL costs more than running a point query.
+func (s *DataSource) readStmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	return cachedStmt(ctx, &s.stmts, s.r, q)
+}
+
+// writeStmt returns the statement for q prepared once on the writer's
+// connection. Call it outside write transactions (the writer has a single
+// connection), then bind it to a transaction with tx.StmtxContext.
+func (s *DataSource) writeStmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	return cachedStmt(ctx, &s.wstmts, s.w, q)
+}
+
+func cachedStmt(ctx context.Context, cache *sync.Map, db *sqlx.DB, q string) (*sqlx.Stmt, error) {
+	if st, ok := cache.Load(q); ok {
+		return st.(*sqlx.Stmt), nil
+	}
+	st, err := db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := cache.LoadOrStore(q, st); loaded {
+		_ = st.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+// get runs a one-row read through the statement cache.
+func (s *DataSource) get(ctx context.Context, dst any, q string, args ...any) error {
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dst, args...)
+}
+
+// sel runs a many-row read through the statement cache.
+func (s *DataSource) sel(ctx context.Context, dst any, q string, args ...any) error {
+	st, err := s.readStmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.SelectContext(ctx, dst, args...)
 }
 
 // DB returns the writer pool, for benchmarks and tools that need raw SQL.

@@ -65,10 +65,10 @@ func (s *DataSource) TaskManagerGet(ctx context.Context, p *datasource.TaskManag
 		err error
 	)
 	if p.TaskManagerID != "" {
-		err = s.r.GetContext(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager WHERE name = ? AND taskmanager_id = ?`,
+		err = s.get(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager WHERE name = ? AND taskmanager_id = ?`,
 			p.Name, p.TaskManagerID)
 	} else {
-		err = s.r.GetContext(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager WHERE name = ?
+		err = s.get(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager WHERE name = ?
 			ORDER BY datestamp DESC, sequence_id DESC LIMIT 1`, p.Name)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -104,7 +104,7 @@ func (s *DataSource) TaskManagerList(ctx context.Context, p *datasource.TaskMana
 	}
 	q += ` ORDER BY datestamp, sequence_id`
 	var rows []taskManagerRow
-	if err := s.r.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := s.sel(ctx, &rows, q, args...); err != nil {
 		return nil, fmt.Errorf("list taskmanagers: %w", interpretError(err))
 	}
 	out := make([]*datasource.TaskManager, len(rows))
