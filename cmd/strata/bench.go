@@ -1,8 +1,95 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
 
-// newBenchCmd is replaced by the benchmark command (BENCH.md).
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/strata-dataspace/strata/internal/bench"
+	"github.com/strata-dataspace/strata/internal/output"
+)
+
 func newBenchCmd(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "bench", Short: "Run the BENCH.md workloads", Hidden: true}
+	var (
+		workloads []string
+		scale     float64
+		keep      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Run the BENCH.md workloads against --db and print one row per figure",
+		Long: `Runs the workloads of BENCH.md (W1–W7 for products, E1–E5 for events) against
+the datasource named by --db, together with the raw-SQL references measured in the
+same run (workloads named RAW-…). Each workload creates its own task managers
+(named ` + bench.NamePrefix + `…) and removes them at the end unless --keep.
+
+--scale multiplies BENCH.md's sizes (1 = the real workloads; 0.01 for a smoke run).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			s, err := g.openDataSpace(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			env, err := bench.NewEnv(s, scale)
+			if err != nil {
+				return err
+			}
+			if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+				env.Progress = terminalProgress(g)
+			}
+			t := &output.Table{Columns: []string{"workload", "backend", "metric", "value"}}
+			runErr := bench.Run(ctx, env, splitList(workloads), func(r bench.Result) {
+				t.Add(r.Workload, r.Backend, r.Metric, r.Value)
+			})
+			if env.Progress != nil {
+				fmt.Fprint(g.stderr, "\r\033[K")
+			}
+			if !keep {
+				if err := env.Cleanup(context.WithoutCancel(ctx)); err != nil && runErr == nil {
+					runErr = err
+				}
+			}
+			if err := g.print(t); err != nil {
+				return err
+			}
+			return runErr
+		},
+	}
+	cmd.Flags().StringSliceVar(&workloads, "workload", nil, "workloads to run, comma-separated (default: all), e.g. W1,W3")
+	cmd.Flags().Float64Var(&scale, "scale", 1, "multiply BENCH.md's sizes by this factor")
+	cmd.Flags().BoolVar(&keep, "keep", false, "keep the task managers the workloads created")
+	return cmd
+}
+
+// terminalProgress redraws one status line on the terminal.
+func terminalProgress(g *globals) func(workload, step string, done, total int) {
+	var last time.Time
+	return func(workload, step string, done, total int) {
+		if now := time.Now(); done < total && now.Sub(last) < 100*time.Millisecond {
+			return
+		} else {
+			last = now
+		}
+		fmt.Fprintf(g.stderr, "\r\033[K%s %s %d/%d (%d%%)", workload, step, done, total, done*100/max(total, 1))
+	}
+}
+
+// splitList flattens repeated and comma-separated flag values.
+func splitList(vs []string) []string {
+	var out []string
+	for _, v := range vs {
+		for _, p := range strings.Split(v, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
