@@ -1,0 +1,338 @@
+package inspect_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/inspect"
+	"github.com/strata-dataspace/strata/inspect/inspecttest"
+	"github.com/strata-dataspace/strata/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+func rowsOf(t *testing.T, v *inspect.Value) []string {
+	t.Helper()
+	var out []string
+	require.NoError(t, v.Rows(func(r []any) error {
+		b, err := json.Marshal(r)
+		out = append(out, string(b))
+		return err
+	}))
+	return out
+}
+
+func TestInspector(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			space := inspecttest.Seeded(t, backend)
+			now := inspecttest.T0.Add(time.Hour)
+			in := inspect.New(space.DataSource(), &inspect.Options{Clock: func() time.Time { return now }, PageSize: 2})
+
+			t.Run("TaskManagers", func(t *testing.T) {
+				tms, err := in.TaskManagers(ctx)
+				require.NoError(t, err)
+				require.Len(t, tms, 3)
+				require.Equal(t, []string{"idle", "jobs", "strata.reaper"}, []string{tms[0].Name, tms[1].Name, tms[2].Name})
+				jobs := tms[1]
+				require.EqualValues(t, 3, jobs.LastGeneration)
+				require.Equal(t, 5, jobs.Products)
+				require.Equal(t, 1, jobs.Instances)
+				require.True(t, jobs.LastCycle.Equal(inspecttest.T0.Add(2*time.Minute)), jobs.LastCycle)
+				require.True(t, jobs.Started.Equal(inspecttest.T0))
+				require.Equal(t, 0, tms[0].Products)
+			})
+
+			t.Run("Generations", func(t *testing.T) {
+				var got []*inspect.Generation
+				err := in.Generations(ctx, &inspect.GenerationsParams{Name: "jobs"}, func(g *inspect.Generation) error {
+					got = append(got, g)
+					return nil
+				})
+				require.NoError(t, err)
+				require.Len(t, got, 3, "pages of 2 are joined")
+				require.Equal(t, []int64{4, 2, 2}, []int64{got[0].Written, got[1].Written, got[2].Written})
+				require.Equal(t, []bool{true, true, false}, []bool{got[0].Sealed, got[1].Sealed, got[2].Sealed})
+				require.Positive(t, got[0].Bytes)
+				require.True(t, got[1].Time.Equal(inspecttest.T0.Add(time.Minute)))
+
+				got = nil
+				err = in.Generations(ctx, &inspect.GenerationsParams{Name: "jobs", After: 1, Limit: 1}, func(g *inspect.Generation) error {
+					got = append(got, g)
+					return nil
+				})
+				require.NoError(t, err)
+				require.Len(t, got, 1)
+				require.EqualValues(t, 2, got[0].Number)
+			})
+
+			t.Run("Products", func(t *testing.T) {
+				b, ps, err := in.Products(ctx, "jobs", 0)
+				require.NoError(t, err)
+				require.EqualValues(t, 3, b.Generation)
+				keys := []string{}
+				for _, p := range ps {
+					keys = append(keys, p.Key)
+				}
+				require.Equal(t, []string{"alerts", "config", "facts", "jobs", "publishers"}, keys)
+				jobs := ps[3]
+				require.True(t, jobs.Tabular)
+				require.EqualValues(t, 3, *jobs.Rows)
+				require.EqualValues(t, 2, jobs.Generation)
+				require.Equal(t, "JobSource", jobs.Creator)
+				require.Nil(t, ps[1].Rows)
+
+				_, ps, err = in.Products(ctx, "jobs", 1)
+				require.NoError(t, err)
+				require.Len(t, ps, 4)
+				require.EqualValues(t, 2, *ps[2].Rows)
+			})
+
+			t.Run("ProductTable", func(t *testing.T) {
+				v, err := in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs"})
+				require.NoError(t, err)
+				require.True(t, v.Tabular)
+				require.Equal(t, []string{"id", "site", "cpu"}, v.Columns, "columns in document order")
+				require.Equal(t, []string{`[1,"FNAL",4]`, `[2,"CERN",16]`, `[3,"DESY",2]`}, rowsOf(t, v))
+				require.Equal(t, "number", v.Types[0].Types)
+				require.Equal(t, "string", v.Types[1].Types)
+				require.EqualValues(t, 3, v.Types[2].Count)
+
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Generation: 1, Columns: []string{"site", "cpu"}, Query: `cpu > 4 || site == "FNAL"`})
+				require.NoError(t, err)
+				require.Equal(t, []string{"site", "cpu"}, v.Columns)
+				require.Equal(t, []string{`["FNAL",4]`, `["CERN",8]`}, rowsOf(t, v))
+
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `site in ["DESY", "CERN"] and cpu < 10`})
+				require.NoError(t, err)
+				require.Equal(t, []string{`[3,"DESY",2]`}, rowsOf(t, v))
+			})
+
+			t.Run("QueryNeverRunsSQL", func(t *testing.T) {
+				v, err := in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `site == "x'; DROP TABLE product; --"`})
+				require.NoError(t, err)
+				require.Empty(t, rowsOf(t, v))
+				_, ps, err := in.Products(ctx, "jobs", 0)
+				require.NoError(t, err)
+				require.Len(t, ps, 5)
+			})
+
+			t.Run("ProductScalarAndMap", func(t *testing.T) {
+				v, err := in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "alerts"})
+				require.NoError(t, err)
+				require.False(t, v.Tabular)
+				require.JSONEq(t, `"disk almost full"`, string(v.JSON))
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "facts", Generation: 1})
+				require.NoError(t, err)
+				require.JSONEq(t, `{"allow": true}`, string(v.JSON))
+				require.ErrorIs(t, v.Rows(func([]any) error { return nil }), inspect.ErrInvalid)
+			})
+
+			t.Run("Errors", func(t *testing.T) {
+				_, err := in.Product(ctx, &inspect.ProductParams{Name: "nope", Key: "jobs"})
+				require.ErrorIs(t, err, inspect.ErrTaskManagerNotFound)
+				require.ErrorIs(t, err, datasource.ErrNotFound)
+				require.Equal(t, "unknown task manager \"nope\": datasource: not found (list them with `strata inspect taskmanagers`)", err.Error())
+
+				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "nothing"})
+				require.ErrorIs(t, err, inspect.ErrProductNotFound)
+				require.Contains(t, err.Error(), `unknown product "nothing" in generation 3 of task manager "jobs"`)
+
+				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Generation: 9})
+				require.ErrorIs(t, err, inspect.ErrGenerationNotFound)
+
+				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `cpu >`})
+				require.ErrorIs(t, err, inspect.ErrQuery)
+				require.NotContains(t, err.Error(), "\n")
+
+				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `1 + 1`})
+				require.ErrorIs(t, err, inspect.ErrQuery, "not a boolean")
+				v, err := in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `cpu + 1`})
+				require.NoError(t, err)
+				err = v.Rows(func([]any) error { return nil })
+				require.ErrorIs(t, err, inspect.ErrQuery, "not a boolean")
+				require.Contains(t, err.Error(), "on row 1")
+
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `site > 3`})
+				require.NoError(t, err)
+				err = v.Rows(func([]any) error { return nil })
+				require.ErrorIs(t, err, inspect.ErrQuery)
+				require.Contains(t, err.Error(), "row 1")
+
+				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Columns: []string{"memory"}})
+				require.ErrorIs(t, err, inspect.ErrInvalid)
+				require.Contains(t, err.Error(), "its columns: id, site, cpu")
+
+				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "config", Query: "true"})
+				require.ErrorIs(t, err, inspect.ErrInvalid)
+
+				err = in.Generations(ctx, &inspect.GenerationsParams{Name: "nope"}, func(*inspect.Generation) error { return nil })
+				require.ErrorIs(t, err, inspect.ErrTaskManagerNotFound)
+				_, err = in.History(ctx, &inspect.HistoryParams{Name: "jobs", Key: "nothing"})
+				require.ErrorIs(t, err, inspect.ErrProductNotFound)
+				_, _, err = in.Diff(ctx, &inspect.DiffParams{Name: "jobs", From: 1, To: 7}, func(*inspect.Change) error { return nil })
+				require.ErrorIs(t, err, inspect.ErrGenerationNotFound)
+			})
+
+			t.Run("HeaderAndMetadata", func(t *testing.T) {
+				b, h, err := in.Header(ctx, "jobs", "jobs", 0)
+				require.NoError(t, err)
+				require.EqualValues(t, 3, b.Generation)
+				require.Equal(t, "JobSource", h.Creator)
+				require.True(t, h.CreateTime.Equal(inspecttest.T0.Add(time.Minute)))
+				require.True(t, h.ExpirationTime.Equal(inspecttest.T0.Add(31*time.Minute)))
+				_, m, err := in.Metadata(ctx, "jobs", "jobs", 1)
+				require.NoError(t, err)
+				require.EqualValues(t, 1, m.GenerationID)
+				require.Equal(t, datablock.StateNew, m.State)
+			})
+
+			t.Run("History", func(t *testing.T) {
+				vs, err := in.History(ctx, &inspect.HistoryParams{Name: "jobs", Key: "jobs"})
+				require.NoError(t, err)
+				require.Len(t, vs, 2)
+				require.EqualValues(t, 2, vs[0].From)
+				require.EqualValues(t, 0, vs[0].Until)
+				require.EqualValues(t, 1, vs[1].From)
+				require.EqualValues(t, 2, vs[1].Until)
+
+				vs, err = in.History(ctx, &inspect.HistoryParams{Name: "jobs", Key: "jobs", Limit: 1})
+				require.NoError(t, err)
+				require.Len(t, vs, 1)
+				vs, err = in.History(ctx, &inspect.HistoryParams{Name: "jobs", Key: "jobs", Until: inspecttest.T0.Add(30 * time.Second)})
+				require.NoError(t, err)
+				require.Len(t, vs, 1)
+				require.EqualValues(t, 1, vs[0].From)
+				vs, err = in.History(ctx, &inspect.HistoryParams{Name: "jobs", Key: "jobs", Since: inspecttest.T0.Add(time.Hour)})
+				require.NoError(t, err)
+				require.Empty(t, vs)
+			})
+
+			t.Run("Diff", func(t *testing.T) {
+				var lines []string
+				from, to, err := in.Diff(ctx, &inspect.DiffParams{Name: "jobs", From: 1, To: 3}, func(c *inspect.Change) error {
+					lines = append(lines, fmt.Sprintf("%s %s %d %d +%d -%d %s", c.Key, c.Change, c.OldVersion, c.NewVersion, c.RowsAdded, c.RowsRemoved, c.Row))
+					return nil
+				})
+				require.NoError(t, err)
+				require.EqualValues(t, 1, from.Generation)
+				require.EqualValues(t, 3, to.Generation)
+				require.Equal(t, []string{
+					`alerts added 0 3 +0 -0 `,
+					`config rewritten 1 3 +0 -0 `,
+					`facts changed 1 2 +0 -0 `,
+					`facts -value 0 0 +0 -0 {"allow":true}`,
+					`facts +value 0 0 +0 -0 {"allow":false}`,
+					`jobs changed 1 2 +2 -1 `,
+					`jobs -row 0 0 +0 -0 {"cpu":8,"id":2,"site":"CERN"}`,
+					`jobs +row 0 0 +0 -0 {"cpu":16,"id":2,"site":"CERN"}`,
+					`jobs +row 0 0 +0 -0 {"cpu":2,"id":3,"site":"DESY"}`,
+				}, lines)
+
+				lines = nil
+				_, _, err = in.Diff(ctx, &inspect.DiffParams{Name: "jobs", From: 3, To: 2}, func(c *inspect.Change) error {
+					lines = append(lines, c.Key+" "+c.Change)
+					return nil
+				})
+				require.NoError(t, err)
+				require.Equal(t, []string{"alerts removed", "config rewritten"}, lines)
+			})
+
+			t.Run("Status", func(t *testing.T) {
+				st, err := in.Status(ctx)
+				require.NoError(t, err)
+				require.True(t, st.Now.Equal(now))
+				require.Len(t, st.TaskManagers, 3)
+				require.True(t, st.Reaper.Found)
+				require.Equal(t, "IDLE", st.Reaper.State)
+				require.Contains(t, string(st.Reaper.Report), `"generations_deleted":7`)
+			})
+		})
+	}
+}
+
+func TestFollow(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			space := inspecttest.Seeded(t, backend)
+			in := inspect.New(space.DataSource(), nil)
+
+			tick := make(chan time.Time)
+			flushed := make(chan struct{})
+			var got []int64
+			done := make(chan error, 1)
+			go func() {
+				done <- in.Follow(ctx, &inspect.GenerationsParams{Name: "jobs", After: 1}, tick,
+					func(g *inspect.Generation) error { got = append(got, g.Number); return nil },
+					func() error { flushed <- struct{}{}; return nil })
+			}()
+			wait := func() {
+				t.Helper()
+				select {
+				case <-flushed:
+				case <-time.After(10 * time.Second):
+					t.Fatal("follow did not list generations")
+				}
+			}
+			wait()
+			require.Equal(t, []int64{2, 3}, got)
+
+			b, err := space.DataBlock(ctx, "jobs")
+			require.NoError(t, err)
+			_, err = b.Duplicate(ctx)
+			require.NoError(t, err)
+			tick <- time.Now()
+			wait()
+			require.Equal(t, []int64{2, 3, 4}, got)
+
+			// A restarted task manager is followed from its generation 1.
+			_, err = space.NewDataBlock(ctx, "jobs")
+			require.NoError(t, err)
+			tick <- time.Now()
+			wait()
+			require.Equal(t, []int64{2, 3, 4, 1}, got)
+
+			cancel()
+			select {
+			case err := <-done:
+				require.NoError(t, err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("follow did not stop")
+			}
+		})
+	}
+}
+
+func TestEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			in := inspect.New(inspecttest.Open(t, backend).DataSource(), nil)
+			tms, err := in.TaskManagers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, tms)
+			st, err := in.Status(ctx)
+			require.NoError(t, err)
+			require.False(t, st.Reaper.Found)
+			_, _, err = in.Products(ctx, "jobs", 0)
+			require.True(t, errors.Is(err, inspect.ErrTaskManagerNotFound))
+		})
+	}
+}

@@ -1,0 +1,392 @@
+package inspect
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/vm"
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/datasource"
+)
+
+// openValue streams the decompressed, encoded value of a stored product:
+// only the compressed bytes and the decoder's window are in memory.
+func openValue(p *datasource.Product) (io.ReadCloser, error) {
+	src := bytes.NewReader(p.Value)
+	switch datablock.Compression(p.Compression) {
+	case datablock.CompressionNone:
+		return io.NopCloser(src), nil
+	case datablock.CompressionZstd:
+		d, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(1<<32))
+		if err != nil {
+			return nil, fmt.Errorf("%w: zstd: %v", datablock.ErrCodec, err)
+		}
+		return d.IOReadCloser(), nil
+	case datablock.CompressionZlib:
+		r, err := zlib.NewReader(src)
+		if err != nil {
+			return nil, fmt.Errorf("%w: zlib: %v", datablock.ErrCodec, err)
+		}
+		return r, nil
+	}
+	return nil, fmt.Errorf("%w: unknown compression %d", datablock.ErrCodec, p.Compression)
+}
+
+// scanArray calls fn with each element of a JSON array value, decoding one
+// element at a time. It reports false (and calls nothing) when the value
+// is not a JSON array.
+func scanArray(p *datasource.Product, fn func(raw json.RawMessage) error) (bool, error) {
+	if datablock.Encoding(p.Encoding) != datablock.EncodingJSON {
+		return false, nil
+	}
+	r, err := openValue(p)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return false, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+	}
+	if tok != json.Delim('[') {
+		return false, nil
+	}
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return true, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+		}
+		if err := fn(raw); err != nil {
+			return true, err
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return true, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+	}
+	return true, nil
+}
+
+// errNotTabular stops a scan at the first element that is not an object.
+var errNotTabular = errors.New("not tabular")
+
+// countRows counts the rows of a tabular value (a JSON array of objects).
+func countRows(p *datasource.Product) (int64, bool, error) {
+	var n int64
+	isArray, err := scanArray(p, func(raw json.RawMessage) error {
+		if len(raw) == 0 || raw[0] != '{' {
+			return errNotTabular
+		}
+		n++
+		return nil
+	})
+	if errors.Is(err, errNotTabular) {
+		return 0, false, nil
+	}
+	if err != nil || !isArray {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+// row is one decoded object of a tabular value, keys in document order.
+type row struct {
+	keys   []string
+	values map[string]any
+}
+
+// parseRow decodes one JSON object, keeping its key order. Numbers stay
+// json.Number, so they print with their exact digits.
+func parseRow(raw json.RawMessage) (*row, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errNotTabular
+	}
+	r := &row{values: map[string]any{}}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+		}
+		k, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+		}
+		if _, dup := r.values[k]; !dup {
+			r.keys = append(r.keys, k)
+		}
+		r.values[k] = v
+	}
+	return r, nil
+}
+
+// ColumnType describes one column of a tabular product.
+type ColumnType struct {
+	// Column is the column (object key) name.
+	Column string `json:"column"`
+	// Types lists the JSON types seen, in order of first appearance,
+	// joined by "|": string, number, bool, null, object, array.
+	Types string `json:"types"`
+	// Count is how many rows have a non-null value in the column.
+	Count int64 `json:"count"`
+}
+
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "string"
+	case json.Number, float64:
+		return "number"
+	case bool:
+		return "bool"
+	case map[string]any:
+		return "object"
+	case []any:
+		return "array"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// ProductParams selects one product and how to show it.
+type ProductParams struct {
+	// Name is the task manager's name. Required.
+	Name string
+	// Key is the product key. Required.
+	Key string
+	// Generation is the generation to read; zero means the newest.
+	Generation int64
+	// Columns, when set, picks and orders the columns of a tabular value.
+	Columns []string
+	// Query, when set, keeps the rows of a tabular value for which this
+	// expr-lang expression is true. The row's columns are its variables
+	// (`cpu > 2 && site == "FNAL"`; `$env["odd-name"]` for other names).
+	Query string
+}
+
+// Value is one product read for display: a tabular value streams its rows
+// through Rows; any other value is in JSON.
+type Value struct {
+	// Block is the generation read.
+	Block *Block `json:"block"`
+	// Product describes the product.
+	Product *Product `json:"product"`
+	// Tabular is true for a JSON array of objects.
+	Tabular bool `json:"tabular"`
+	// Columns are the columns Rows returns, in order.
+	Columns []string `json:"columns,omitempty"`
+	// Types describes every column of a tabular value.
+	Types []*ColumnType `json:"types,omitempty"`
+	// JSON is the value of a product that is not tabular (raw bytes
+	// appear as a base64 JSON string).
+	JSON json.RawMessage `json:"value,omitempty"`
+
+	stored *datasource.Product
+	query  *vm.Program
+	qtext  string
+}
+
+// Product reads product p.Key of a generation. For a tabular value it
+// checks the columns and compiles the query once, reading the rows one at
+// a time to learn the columns and their types; the rows themselves come
+// from Rows.
+func (in *Inspector) Product(ctx context.Context, p *ProductParams) (*Value, error) {
+	tm, b, err := in.block(ctx, p.Name, p.Generation)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := in.product(ctx, tm, b.Generation, p.Key, true)
+	if err != nil {
+		return nil, err
+	}
+	where := fmt.Sprintf("product %q of generation %d of task manager %q", p.Key, b.Generation, p.Name)
+	v := &Value{Block: b, Product: productOf(stored), stored: stored}
+	var prog *vm.Program
+	if strings.TrimSpace(p.Query) != "" {
+		if prog, err = CompileQuery(p.Query); err != nil {
+			return nil, err
+		}
+	}
+
+	types := map[string]*ColumnType{}
+	var order []string
+	var n int64
+	isArray, err := scanArray(stored, func(raw json.RawMessage) error {
+		r, err := parseRow(raw)
+		if err != nil {
+			return err
+		}
+		n++
+		for _, k := range r.keys {
+			ct, ok := types[k]
+			if !ok {
+				ct = &ColumnType{Column: k}
+				types[k] = ct
+				order = append(order, k)
+			}
+			t := jsonType(r.values[k])
+			if t != "null" {
+				ct.Count++
+			}
+			if !strings.Contains("|"+ct.Types+"|", "|"+t+"|") {
+				if ct.Types != "" {
+					ct.Types += "|"
+				}
+				ct.Types += t
+			}
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errNotTabular), err == nil && !isArray:
+		if prog != nil || len(p.Columns) > 0 {
+			return nil, fmt.Errorf("%w: --query and --columns need a tabular product (a JSON array of objects) and %s is not one", ErrInvalid, where)
+		}
+		if v.JSON, err = readJSON(stored); err != nil {
+			return nil, fmt.Errorf("read %s: %w", where, err)
+		}
+		return v, nil
+	case err != nil:
+		return nil, fmt.Errorf("read %s: %w", where, err)
+	}
+
+	v.Tabular, v.Product.Tabular, v.Product.Rows = true, true, &n
+	for _, k := range order {
+		v.Types = append(v.Types, types[k])
+	}
+	v.Columns = order
+	if len(p.Columns) > 0 {
+		v.Columns = nil
+		for _, c := range p.Columns {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				continue
+			}
+			if _, ok := types[c]; !ok {
+				return nil, fmt.Errorf("%w: column %q is not in %s (its columns: %s)", ErrInvalid, c, where, strings.Join(order, ", "))
+			}
+			v.Columns = append(v.Columns, c)
+		}
+	}
+	v.query, v.qtext = prog, p.Query
+	return v, nil
+}
+
+// readJSON returns a whole value as JSON; raw bytes become a base64 string.
+func readJSON(p *datasource.Product) (json.RawMessage, error) {
+	r, err := openValue(p)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: decompress: %v", datablock.ErrCodec, err)
+	}
+	if datablock.Encoding(p.Encoding) == datablock.EncodingBytes {
+		return json.Marshal(raw)
+	}
+	return raw, nil
+}
+
+// CompileQuery compiles a row filter once. Variables are the row's
+// columns; a column a row lacks is nil. The expression must be boolean.
+func CompileQuery(q string) (*vm.Program, error) {
+	prog, err := expr.Compile(q, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
+	if err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrQuery, q, firstLine(err.Error()))
+	}
+	return prog, nil
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// Match runs a compiled query against one row (column name to value).
+func Match(prog *vm.Program, env map[string]any) (bool, error) {
+	out, err := expr.Run(prog, env)
+	if err != nil {
+		return false, err
+	}
+	ok, isBool := out.(bool)
+	if !isBool {
+		return false, fmt.Errorf("the expression must be true or false, got %T %v", out, out)
+	}
+	return ok, nil
+}
+
+// queryValue converts decoded JSON for expressions: json.Number becomes
+// int or float64 so that comparisons and arithmetic work.
+func queryValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return int(i)
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = queryValue(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = queryValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+// Rows calls fn with each row of a tabular value that passes the query,
+// as values in Columns order, decoding one row at a time. fn must not keep
+// the slice. It returns fn's first error.
+func (v *Value) Rows(fn func([]any) error) error {
+	if !v.Tabular {
+		return fmt.Errorf("%w: product %q is not tabular", ErrInvalid, v.Product.Key)
+	}
+	out := make([]any, len(v.Columns))
+	var i int64
+	_, err := scanArray(v.stored, func(raw json.RawMessage) error {
+		i++
+		r, err := parseRow(raw)
+		if err != nil {
+			return err
+		}
+		if v.query != nil {
+			env := make(map[string]any, len(r.values))
+			for k, x := range r.values {
+				env[k] = queryValue(x)
+			}
+			ok, err := Match(v.query, env)
+			if err != nil {
+				return fmt.Errorf("%w %q on row %d: %v", ErrQuery, v.qtext, i, firstLine(err.Error()))
+			}
+			if !ok {
+				return nil
+			}
+		}
+		for j, c := range v.Columns {
+			out[j] = r.values[c]
+		}
+		return fn(out)
+	})
+	return err
+}
