@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 		newDBCmd(g),
 		newBenchCmd(g),
 		newServeCmd(g),
+		newEventsCmd(g),
 	)
 	return root
 }
