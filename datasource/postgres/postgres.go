@@ -7,6 +7,7 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -125,6 +126,9 @@ type DataSource struct {
 	idleConns int  // idle limit ResetConnections restores
 	cfg       Config
 	log       hclog.Logger
+
+	putOneMu sync.Mutex
+	putOneSt *sql.Stmt // putOneSQL, prepared on first use
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -275,6 +279,11 @@ func (s *DataSource) DB() *sqlx.DB { return s.db }
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.putOneMu.Lock()
+		if s.putOneSt != nil {
+			_ = s.putOneSt.Close()
+		}
+		s.putOneMu.Unlock()
 		if s.ownsPool {
 			s.closeErr = s.db.Close()
 		}

@@ -93,6 +93,9 @@ func (s *DataSource) ProductPut(ctx context.Context, p *datasource.ProductPutPar
 		return fmt.Errorf("put into taskmanager %d gen %d: %w", p.TaskManagerSeq, p.Generation, err)
 	}
 	seq, g := p.TaskManagerSeq, p.Generation
+	if len(products) == 1 {
+		return s.putOne(ctx, seq, g, products[0])
+	}
 	keys := make([]string, len(products))
 	for i, pr := range products {
 		keys[i] = pr.Key
@@ -122,6 +125,81 @@ func (s *DataSource) ProductPut(ctx context.Context, p *datasource.ProductPutPar
 		return fmt.Errorf("put %d products into taskmanager %d gen %d: %w", len(products), seq, g, err)
 	}
 	return nil
+}
+
+// putOneSQL writes one product in a single statement, so that a single put
+// costs one round trip: it locks the instance's row FOR SHARE, closes the
+// version inherited from an earlier generation and upserts this
+// generation's version, all only when $3 is the newest generation.
+const putOneSQL = `WITH tm AS (
+	SELECT last_generation FROM taskmanager WHERE sequence_id = $1 FOR SHARE
+), closed AS (
+	UPDATE product SET last_gen = $3
+	WHERE taskmanager_seq = $1 AND key = $2 AND last_gen = $4 AND first_gen < $3
+		AND EXISTS (SELECT 1 FROM tm WHERE last_generation = $3)
+)
+INSERT INTO product (` + insertColumns + `)
+SELECT $1::bigint, $2::text, $3::bigint, $4::bigint, $5::smallint, $6::smallint, $7::bytea, $8::bigint,
+	$9::timestamptz, $10::timestamptz, $11::timestamptz, $12::text, $13::bigint, $14::text, $15::timestamptz, $16::bigint
+FROM tm WHERE last_generation = $3
+ON CONFLICT (taskmanager_seq, key, first_gen) DO UPDATE SET encoding = EXCLUDED.encoding,
+	compression = EXCLUDED.compression, value = EXCLUDED.value, raw_size = EXCLUDED.raw_size,
+	create_time = EXCLUDED.create_time, expiration_time = EXCLUDED.expiration_time,
+	scheduled_create_time = EXCLUDED.scheduled_create_time, creator = EXCLUDED.creator,
+	schema_id = EXCLUDED.schema_id, state = EXCLUDED.state, generation_time = EXCLUDED.generation_time,
+	missed_update_count = EXCLUDED.missed_update_count`
+
+// putOne writes a single product with putOneSQL. Running it again is
+// harmless (the upsert replaces the same version), so it is retried like a
+// read. When nothing was written, the generation is not writable and the
+// error says why.
+func (s *DataSource) putOne(ctx context.Context, seq, g int64, pr *datasource.Product) error {
+	var n int64
+	err := s.retry(ctx, "put product", func() error {
+		st, err := s.putOneStmt(ctx)
+		if err != nil {
+			return interpretError(err)
+		}
+		res, err := st.ExecContext(ctx, insertArgs(seq, g, pr)...)
+		if err != nil {
+			return interpretError(err)
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err == nil && n == 0 {
+		err = s.retry(ctx, "check generation", func() error {
+			tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				return interpretError(err)
+			}
+			defer tx.Rollback()
+			return lastGenerationMismatch(ctx, tx, seq, g, false)
+		})
+		if err == nil {
+			// The generation was sealed between the put and the check.
+			err = fmt.Errorf("%w: generation %d was sealed meanwhile: write to the newest generation", datasource.ErrSealed, g)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("put 1 products into taskmanager %d gen %d: %w", seq, g, err)
+	}
+	return nil
+}
+
+// putOneStmt returns putOneSQL prepared on the pool (database/sql prepares
+// it again on each connection that runs it), saving a parse and plan per put.
+func (s *DataSource) putOneStmt(ctx context.Context) (*sql.Stmt, error) {
+	s.putOneMu.Lock()
+	defer s.putOneMu.Unlock()
+	if s.putOneSt == nil {
+		st, err := s.db.PrepareContext(ctx, putOneSQL)
+		if err != nil {
+			return nil, err
+		}
+		s.putOneSt = st
+	}
+	return s.putOneSt, nil
 }
 
 // insertProducts inserts new open versions: one INSERT for a single
