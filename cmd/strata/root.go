@@ -21,8 +21,11 @@ type globals struct {
 	stderr io.Writer
 }
 
-func newRootCmd() *cobra.Command {
-	g := &globals{stdout: os.Stdout, stderr: os.Stderr}
+func newRootCmd() *cobra.Command { return newRootCmdIO(os.Stdout, os.Stderr) }
+
+// newRootCmdIO returns the strata command writing to stdout and stderr.
+func newRootCmdIO(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
 	root := &cobra.Command{
 		Use:           "strata",
 		Short:         "Generational data products: run channels, reap, inspect, serve",
