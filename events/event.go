@@ -360,6 +360,9 @@ func (e Event) MarshalJSON() ([]byte, error) {
 func (e *Event) UnmarshalJSON(b []byte) error {
 	var j eventJSON
 	if err := json.Unmarshal(b, &j); err != nil {
+		if errors.Is(err, ErrInvalid) {
+			return err // a trait's own error says what is wrong
+		}
 		return fmt.Errorf("%w: event: %v", ErrInvalid, err)
 	}
 	out := Event{MessageID: j.MessageID, EventType: j.EventType, Traits: j.Traits, Source: j.Source}
