@@ -119,6 +119,10 @@ type Config struct {
 	AllowBelowFloor bool
 	// Expirers run after the reaper's own deletions, in order.
 	Expirers []Expirer
+	// OnRun, when set, is called after every run (from the loop or
+	// RunOnce) with its report and error, e.g. to print or export it. It
+	// must not call RunOnce.
+	OnRun func(rep *Report, err error)
 }
 
 // ConfigFrom takes the reaper settings of a dataspace configuration (the
@@ -370,6 +374,9 @@ func (r *Reaper) RunOnce(ctx context.Context) (*Report, error) {
 			"generations", rep.Generations.Rows, "product_versions", rep.ProductVersions.Rows,
 			"taskmanagers", rep.TaskManagers.Rows, "expired_products", rep.ExpiredProducts.Rows,
 			"horizon", rep.Horizon, "seconds", rep.Duration().Seconds())
+	}
+	if r.cfg.OnRun != nil {
+		r.cfg.OnRun(rep, err)
 	}
 	return rep, err
 }

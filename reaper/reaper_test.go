@@ -29,10 +29,10 @@ var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // backends gives each test a fresh database URL per backend.
 var backends = []struct {
 	name string
-	url  func(t *testing.T) string
+	url  func(tb testing.TB) string
 }{
-	{"SQLite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "strata.db") }},
-	{"PostgreSQL", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
+	{"SQLite", func(tb testing.TB) string { return "sqlite://" + filepath.Join(tb.TempDir(), "strata.db") }},
+	{"PostgreSQL", func(tb testing.TB) string { return pgtest.NewDatabase(tb) }},
 }
 
 func testLogger(t *testing.T) hclog.Logger {

@@ -73,7 +73,8 @@ type Report struct {
 	// deleted.
 	TaskManagers Removed `json:"taskmanagers"`
 	// ExpiredProducts counts the product versions deleted because they had
-	// expired before the horizon and are no longer current.
+	// expired before the horizon and are no longer current. A dry run may
+	// count here versions also counted in ProductVersions.
 	ExpiredProducts Removed `json:"expired_products"`
 	// Expirers reports each configured Expirer (events and the like).
 	Expirers []ExpirerReport `json:"expirers,omitempty"`

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/pgtest"
+	"github.com/strata-dataspace/strata/reaper"
+)
+
+// notifyWriter is a buffer that closes wrote at its first write.
+type notifyWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	once  sync.Once
+	wrote chan struct{}
+}
+
+func (w *notifyWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	defer w.once.Do(func() { close(w.wrote) })
+	return w.buf.Write(p)
+}
+
+func (w *notifyWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// runReaperCmd runs `strata reaper ARGS…` against db with ctx.
+func runReaperCmd(ctx context.Context, db, format string, stdout *notifyWriter, args ...string) (string, error) {
+	var errOut bytes.Buffer
+	g := &globals{db: db, format: format, stdout: stdout, stderr: &errOut}
+	cmd := newReaperCmd(g)
+	cmd.SetArgs(args)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err := cmd.ExecuteContext(ctx)
+	return errOut.String(), err
+}
+
+// seedOld writes a task manager with three daily generations 30 days old,
+// one product rewritten at each.
+func seedOld(t *testing.T, db string) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := dataspace.Open(ctx, db, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	at := time.Now().Add(-30 * 24 * time.Hour)
+	b, err := datablock.New(ctx, s.DataSource(), "old", &datablock.Options{Clock: func() time.Time { return at }})
+	require.NoError(t, err)
+	for g := 1; g <= 3; g++ {
+		if g > 1 {
+			at = at.Add(24 * time.Hour)
+			b, err = b.Duplicate(ctx)
+			require.NoError(t, err)
+		}
+		require.NoError(t, b.Put(ctx, "p", g))
+	}
+}
+
+func TestReaperCommand(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			newDB := func(t *testing.T) string {
+				if backend == "postgres" {
+					return pgtest.NewDatabase(t)
+				}
+				return "sqlite://" + filepath.Join(t.TempDir(), "strata.db")
+			}
+
+			t.Run("OnceDryRunThenOnceJSON", func(t *testing.T) {
+				t.Parallel()
+				db := newDB(t)
+				seedOld(t, db)
+
+				out := &notifyWriter{wrote: make(chan struct{})}
+				_, err := runReaperCmd(ctx, db, "table", out, "--once", "--dry-run", "--retention", "7d")
+				require.NoError(t, err)
+				require.Contains(t, out.String(), "reaper dry run (nothing deleted)")
+				require.Regexp(t, `generations\s+2\s`, out.String())
+
+				out = &notifyWriter{wrote: make(chan struct{})}
+				_, err = runReaperCmd(ctx, db, "json", out, "--once", "--retention", "7d", "--batch", "1")
+				require.NoError(t, err)
+				var rep reaper.Report
+				require.NoError(t, json.Unmarshal([]byte(out.String()), &rep))
+				require.False(t, rep.DryRun)
+				require.Equal(t, int64(2), rep.Generations.Rows)
+				require.Equal(t, int64(2), rep.ProductVersions.Rows)
+				require.Equal(t, 1, rep.BatchSize)
+				require.Equal(t, float64(7*24*3600), rep.RetentionSeconds)
+
+				s, err := dataspace.Open(ctx, db, nil)
+				require.NoError(t, err)
+				defer s.Close()
+				last, err := reaper.LastReport(ctx, s)
+				require.NoError(t, err)
+				require.Equal(t, rep.Rows(), last.Rows())
+				b, err := s.DataBlock(ctx, "old")
+				require.NoError(t, err)
+				v, err := datablock.Get[int](ctx, b, "p")
+				require.NoError(t, err)
+				require.Equal(t, 3, v, "the newest generation stays")
+			})
+
+			t.Run("DaemonRunsUntilCancelled", func(t *testing.T) {
+				t.Parallel()
+				db := newDB(t)
+				seedOld(t, db)
+				cctx, cancel := context.WithCancel(ctx)
+				defer cancel()
+				out := &notifyWriter{wrote: make(chan struct{})}
+				go func() {
+					select {
+					case <-out.wrote: // the first run's report
+					case <-time.After(60 * time.Second):
+					}
+					cancel()
+				}()
+				stderr, err := runReaperCmd(cctx, db, "json", out, "--retention", "7d", "--interval", "2h")
+				require.NoError(t, err)
+				line, _, _ := strings.Cut(out.String(), "\n")
+				var rep reaper.Report
+				require.NoError(t, json.Unmarshal([]byte(line), &rep))
+				require.Equal(t, int64(2), rep.Generations.Rows)
+				require.Contains(t, stderr, "reaper stopped")
+			})
+		})
+	}
+
+	t.Run("BadFlags", func(t *testing.T) {
+		t.Parallel()
+		db := "sqlite://" + filepath.Join(t.TempDir(), "strata.db")
+		cases := []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--once", "--retention", "3d"}, "retention_interval_in_days"},
+			{[]string{"--once", "--interval", "1h"}, "reaper_run_interval"},
+			{[]string{"--once", "--retention", "soon"}, "--retention"},
+			{[]string{"--once", "--batch", "-5"}, "--batch -5"},
+		}
+		for _, tc := range cases {
+			out := &notifyWriter{wrote: make(chan struct{})}
+			_, err := runReaperCmd(ctx, db, "table", out, tc.args...)
+			require.ErrorContains(t, err, tc.want, tc.args)
+		}
+		_, err := runReaperCmd(ctx, db, "table", &notifyWriter{wrote: make(chan struct{})}, "--once", "--retention", "3d")
+		require.ErrorIs(t, err, reaper.ErrConfig)
+	})
+}

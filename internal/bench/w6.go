@@ -1,0 +1,121 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/reaper"
+)
+
+func init() {
+	Register(Workload{
+		ID: "W6",
+		Description: "reap: 200 task manager instances 30 days old with 50 products each, superseded by 50 fresh " +
+			"instances of the same names; retention 7 days (deletes everything older than 7 days in the database)",
+		Run: runW6,
+	})
+}
+
+// w6Value is a ~1 KB product value, as BENCH.md's product workloads use.
+func w6Value(i int) map[string]any {
+	return map[string]any{"i": i, "name": fmt.Sprintf("product-%d", i), "payload": strings.Repeat("x", 900)}
+}
+
+// runW6 writes N(200) old instances (30 days old, one generation of N(50)
+// products each) of N(50) names, then one fresh instance of each name with
+// N(50) products, and times one reaper run with a retention of 7 days. The
+// old instances go whole; every fresh one must stay intact.
+func runW6(ctx context.Context, env *Env) ([]Result, error) {
+	ds := env.Space.DataSource()
+	now := time.Now()
+	const retention = 7 * 24 * time.Hour
+
+	// The run deletes everything past the retention, not only W6's data:
+	// refuse a database that holds other old data.
+	dry, err := ds.DataDeleteBefore(ctx, &datasource.DataDeleteParams{Horizon: now.Add(-retention), DryRun: true})
+	if err != nil {
+		return nil, err
+	}
+	if n := dry.Generations + dry.ProductVersions + dry.TaskManagers; n > 0 {
+		return nil, fmt.Errorf("the database holds %d rows older than 7 days, which W6's reap would delete: run it on a scratch database", n)
+	}
+
+	oldTMs, products, names := env.N(200), env.N(50), env.N(50)
+	run := uuid.NewString()[:8]
+	name := func(j int) string { return fmt.Sprintf("w6-%s-%03d", run, j) }
+	items := make([]datablock.Item, products)
+	for i := range items {
+		items[i] = datablock.Item{Key: fmt.Sprintf("p%04d", i), Value: w6Value(i)}
+	}
+	block := env.Space.Config().Block
+	old := block
+	oldAt := now.Add(-30 * 24 * time.Hour)
+	old.Clock = func() time.Time { return oldAt }
+	for i := range oldTMs {
+		b, err := datablock.New(ctx, ds, name(i%names), &old)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.PutItems(ctx, items...); err != nil {
+			return nil, err
+		}
+		env.progress("W6", "write old task managers", i+1, oldTMs)
+	}
+	for j := range names {
+		b, err := datablock.New(ctx, ds, name(j), &block)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.PutItems(ctx, items...); err != nil {
+			return nil, err
+		}
+		env.progress("W6", "write fresh task managers", j+1, names)
+	}
+
+	r, err := reaper.New(env.Space, &reaper.Config{Retention: retention})
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	rep, err := r.RunOnce(ctx)
+	elapsed := time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("reap: %w", err)
+	}
+
+	// Every fresh instance stays whole and is the only one of its name.
+	intact := 1.0
+	for j := range names {
+		tms, err := ds.TaskManagerList(ctx, &datasource.TaskManagerListParams{Name: name(j)})
+		if err != nil {
+			return nil, err
+		}
+		if len(tms) != 1 {
+			intact = 0
+			continue
+		}
+		ps, err := ds.ProductList(ctx, &datasource.ProductListParams{TaskManagerSeq: tms[0].SequenceID, Generation: tms[0].LastGeneration})
+		if err != nil {
+			return nil, err
+		}
+		if len(ps) != products {
+			intact = 0
+		}
+	}
+	rows := float64(rep.Rows())
+	be := env.Backend()
+	return []Result{
+		{Workload: "W6", Backend: be, Metric: "seconds", Value: elapsed.Seconds()},
+		{Workload: "W6", Backend: be, Metric: "rows_deleted", Value: rows},
+		{Workload: "W6", Backend: be, Metric: "rows_per_s", Value: rows / elapsed.Seconds()},
+		{Workload: "W6", Backend: be, Metric: "max_batch_ms", Value: rep.MaxBatchMS},
+		{Workload: "W6", Backend: be, Metric: "batches", Value: float64(rep.Batches)},
+		{Workload: "W6", Backend: be, Metric: "fresh_intact", Value: intact},
+	}, nil
+}
