@@ -68,7 +68,7 @@ type DiffParams struct {
 // calls fn with each change, ordered by key: the product line first, then
 // the removed and the added rows of a changed tabular product (compared as
 // multisets of rows, whatever their key order), streaming the rows. It
-// returns the two blocks compared.
+// returns the two blocks compared, also along with an error fn returned.
 func (in *Inspector) Diff(ctx context.Context, p *DiffParams, fn func(*Change) error) (from, to *Block, err error) {
 	if p.From <= 0 || p.To <= 0 {
 		return nil, nil, fmt.Errorf("%w: diff needs two generation numbers (from 1), got %d and %d", ErrInvalid, p.From, p.To)
@@ -123,7 +123,7 @@ func (in *Inspector) Diff(ctx context.Context, p *DiffParams, fn func(*Change) e
 			err = in.diffProduct(ctx, tm, from.Generation, to.Generation, o, n, fn)
 		}
 		if err != nil {
-			return nil, nil, err
+			return from, to, err
 		}
 	}
 	return from, to, nil

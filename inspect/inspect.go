@@ -23,15 +23,21 @@ import (
 	"github.com/strata-dataspace/strata/datasource"
 )
 
+// notFound is a sentinel that also matches datasource.ErrNotFound.
+type notFound struct{ msg string }
+
+func (e *notFound) Error() string        { return e.msg }
+func (e *notFound) Is(target error) bool { return target == datasource.ErrNotFound }
+
 // Sentinel errors that callers branch on (the HTTP API maps them to 404 and
-// 400). Every not-found error also wraps datasource.ErrNotFound.
+// 400). The not-found ones also match datasource.ErrNotFound.
 var (
 	// ErrTaskManagerNotFound: no task manager has that name.
-	ErrTaskManagerNotFound = errors.New("unknown task manager")
+	ErrTaskManagerNotFound error = &notFound{"unknown task manager"}
 	// ErrGenerationNotFound: the task manager has no such generation.
-	ErrGenerationNotFound = errors.New("unknown generation")
+	ErrGenerationNotFound error = &notFound{"unknown generation"}
 	// ErrProductNotFound: no product with that key in the generation.
-	ErrProductNotFound = errors.New("unknown product")
+	ErrProductNotFound error = &notFound{"unknown product"}
 	// ErrQuery: a --query expression does not compile or fails on a row.
 	ErrQuery = errors.New("bad query expression")
 	// ErrInvalid: other bad input (a column that does not exist, a
@@ -106,7 +112,7 @@ func (in *Inspector) taskManager(ctx context.Context, name string) (*datasource.
 	}
 	tm, err := in.ds.TaskManagerGet(ctx, &datasource.TaskManagerGetParams{Name: name})
 	if errors.Is(err, datasource.ErrNotFound) {
-		return nil, fmt.Errorf("%w %q: %w (list them with `strata inspect taskmanagers`)", ErrTaskManagerNotFound, name, datasource.ErrNotFound)
+		return nil, fmt.Errorf("%w %q (list them with `strata inspect taskmanagers`)", ErrTaskManagerNotFound, name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up task manager %q: %w", name, err)
@@ -121,8 +127,8 @@ func (in *Inspector) generation(ctx context.Context, tm *datasource.TaskManager,
 	}
 	g, err := in.ds.GenerationGet(ctx, tm.SequenceID, gen)
 	if errors.Is(err, datasource.ErrNotFound) {
-		return nil, fmt.Errorf("%w %d of task manager %q: %w (it has generations up to %d; list them with `strata inspect generations %s`)",
-			ErrGenerationNotFound, gen, tm.Name, datasource.ErrNotFound, tm.LastGeneration, tm.Name)
+		return nil, fmt.Errorf("%w %d of task manager %q (it has generations 1 to %d; list them with `strata inspect generations %s`)",
+			ErrGenerationNotFound, gen, tm.Name, tm.LastGeneration, tm.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up generation %d of task manager %q: %w", gen, tm.Name, err)
@@ -384,8 +390,8 @@ func (in *Inspector) product(ctx context.Context, tm *datasource.TaskManager, ge
 	}
 	p, err := in.ds.ProductGet(ctx, &datasource.ProductGetParams{TaskManagerSeq: tm.SequenceID, Generation: gen, Key: key, WithoutValue: !withValue})
 	if errors.Is(err, datasource.ErrNotFound) {
-		return nil, fmt.Errorf("%w %q in generation %d of task manager %q: %w: nothing produced it (list them with `strata inspect products %s --generation %d`)",
-			ErrProductNotFound, key, gen, tm.Name, datasource.ErrNotFound, tm.Name, gen)
+		return nil, fmt.Errorf("%w %q in generation %d of task manager %q: nothing produced it (list them with `strata inspect products %s --generation %d`)",
+			ErrProductNotFound, key, gen, tm.Name, tm.Name, gen)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read product %q of generation %d of task manager %q: %w", key, gen, tm.Name, err)
@@ -480,8 +486,8 @@ func (in *Inspector) History(ctx context.Context, p *HistoryParams) ([]*Version,
 		return nil, fmt.Errorf("history of product %q of task manager %q: %w", p.Key, p.Name, err)
 	}
 	if len(rows) == 0 {
-		return nil, fmt.Errorf("%w %q in task manager %q: %w: nothing ever produced it (list them with `strata inspect products %s`)",
-			ErrProductNotFound, p.Key, p.Name, datasource.ErrNotFound, p.Name)
+		return nil, fmt.Errorf("%w %q in task manager %q: nothing ever produced it (list them with `strata inspect products %s`)",
+			ErrProductNotFound, p.Key, p.Name, p.Name)
 	}
 	sort.Slice(rows, func(i, j int) bool { return rows[i].FirstGeneration > rows[j].FirstGeneration })
 	out := []*Version{}

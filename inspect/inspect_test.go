@@ -143,7 +143,7 @@ func TestInspector(t *testing.T) {
 				_, err := in.Product(ctx, &inspect.ProductParams{Name: "nope", Key: "jobs"})
 				require.ErrorIs(t, err, inspect.ErrTaskManagerNotFound)
 				require.ErrorIs(t, err, datasource.ErrNotFound)
-				require.Equal(t, "unknown task manager \"nope\": datasource: not found (list them with `strata inspect taskmanagers`)", err.Error())
+				require.Equal(t, "unknown task manager \"nope\" (list them with `strata inspect taskmanagers`)", err.Error())
 
 				_, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "nothing"})
 				require.ErrorIs(t, err, inspect.ErrProductNotFound)

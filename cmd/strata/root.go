@@ -43,6 +43,7 @@ func newRootCmdIO(stdout, stderr io.Writer) *cobra.Command {
 		newBenchCmd(g),
 		newServeCmd(g),
 		newEventsCmd(g),
+		newInspectCmd(g),
 		newReaperCmd(g),
 	)
 	return root

@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/inspect/inspecttest"
+	"github.com/strata-dataspace/strata/internal/output"
+	"github.com/strata-dataspace/strata/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// runInspect runs `strata inspect ARGS…` through the root command and
+// returns stdout and the error.
+func runInspect(t *testing.T, db, format string, args ...string) (string, error) {
+	t.Helper()
+	var out bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(append([]string{"inspect", "--db", db, "--format", format}, args...))
+	root.SetOut(&out)
+	root.SetErr(&bytes.Buffer{})
+	err := root.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// seededDB returns the URL of a database holding inspecttest.Seed.
+func seededDB(t *testing.T, backend string) string {
+	t.Helper()
+	url := inspecttest.URL(t, backend)
+	s, err := dataspace.Open(context.Background(), url, nil)
+	require.NoError(t, err)
+	require.NoError(t, inspecttest.Seed(context.Background(), s))
+	require.NoError(t, s.Close())
+	return url
+}
+
+func jsonRows(t *testing.T, out string) []map[string]any {
+	t.Helper()
+	var rows []map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &rows), out)
+	return rows
+}
+
+func TestInspectCommand(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			db := seededDB(t, backend)
+			run := func(t *testing.T, format string, args ...string) string {
+				t.Helper()
+				out, err := runInspect(t, db, format, args...)
+				require.NoError(t, err)
+				return out
+			}
+
+			// Every command in every format: JSON parses, CSV has a header
+			// and the rows, table and vertical name the same values.
+			commands := []struct {
+				args []string
+				rows int
+				has  string
+			}{
+				{[]string{"taskmanagers"}, 3, "strata.reaper"},
+				{[]string{"generations", "jobs"}, 3, "2026-01-02T03:05:00"},
+				{[]string{"products", "jobs"}, 5, "JobSource"},
+				{[]string{"products", "jobs", "--generation", "1"}, 4, "publishers"},
+				{[]string{"product", "jobs", "jobs"}, 3, "DESY"},
+				{[]string{"product", "jobs", "jobs", "--types"}, 3, "number"},
+				{[]string{"header", "jobs", "jobs"}, 1, "JobSource"},
+				{[]string{"metadata", "jobs", "jobs", "-g", "1"}, 1, "NEW"},
+				{[]string{"history", "jobs", "jobs"}, 2, "JobSource"},
+				{[]string{"diff", "jobs", "1", "3"}, 9, "DESY"},
+				{[]string{"status"}, 4, "IDLE"},
+			}
+			for _, c := range commands {
+				t.Run(strings.Join(c.args, "_"), func(t *testing.T) {
+					rows := jsonRows(t, run(t, "json", c.args...))
+					require.Len(t, rows, c.rows)
+
+					recs, err := csv.NewReader(strings.NewReader(run(t, "csv", c.args...))).ReadAll()
+					require.NoError(t, err)
+					require.Len(t, recs, c.rows+1)
+
+					for _, f := range []string{"json", "csv", "table", "vertical"} {
+						out := run(t, f, c.args...)
+						if f == "csv" {
+							out = strings.ReplaceAll(out, `""`, `"`)
+						}
+						require.Contains(t, out, c.has, f)
+					}
+					require.Equal(t, c.rows, strings.Count(run(t, "vertical", c.args...), ". row ***"))
+				})
+			}
+
+			t.Run("TaskManagers", func(t *testing.T) {
+				rows := jsonRows(t, run(t, "json", "taskmanagers"))
+				require.Equal(t, "jobs", rows[1]["name"])
+				require.EqualValues(t, 3, rows[1]["last_generation"])
+				require.EqualValues(t, 5, rows[1]["products"])
+				require.Equal(t, "2026-01-02T03:06:00Z", rows[1]["last_cycle"])
+			})
+
+			t.Run("Generations", func(t *testing.T) {
+				rows := jsonRows(t, run(t, "json", "generations", "jobs"))
+				require.EqualValues(t, 4, rows[0]["written"])
+				require.Equal(t, true, rows[0]["sealed"])
+				require.Equal(t, false, rows[2]["sealed"])
+				rows = jsonRows(t, run(t, "json", "generations", "jobs", "--after", "1", "--limit", "1"))
+				require.Len(t, rows, 1)
+				require.EqualValues(t, 2, rows[0]["generation"])
+				require.Equal(t, "GENERATION  TIME                         WRITTEN  BYTES  SEALED  SEALED_AT\n",
+					strings.SplitAfter(run(t, "table", "generations", "jobs"), "\n")[0])
+			})
+
+			t.Run("ProductTable", func(t *testing.T) {
+				out := run(t, "table", "product", "jobs", "jobs", "--columns", "site,cpu", "--query", `cpu > 4`)
+				require.Equal(t, "SITE  CPU\nCERN  16\n", out)
+				out = run(t, "csv", "product", "jobs", "jobs", "-g", "1")
+				require.Equal(t, "id,site,cpu\n1,FNAL,4\n2,CERN,8\n", out)
+				rows := jsonRows(t, run(t, "json", "product", "jobs", "jobs", "--query", `site == "FNAL"`))
+				require.Equal(t, []map[string]any{{"id": 1.0, "site": "FNAL", "cpu": 4.0}}, rows)
+				require.Equal(t, "[]\n", run(t, "json", "product", "jobs", "jobs", "--query", `site == "x'; DROP TABLE product; --"`))
+			})
+
+			t.Run("ProductScalarAndMap", func(t *testing.T) {
+				for _, f := range output.Formats {
+					require.Equal(t, "\"disk almost full\"\n", run(t, f, "product", "jobs", "alerts"))
+					require.Equal(t, "{\n  \"threshold\": 5\n}\n", run(t, f, "product", "jobs", "config"))
+				}
+			})
+
+			t.Run("Diff", func(t *testing.T) {
+				rows := jsonRows(t, run(t, "json", "diff", "jobs", "1", "3"))
+				require.Equal(t, "alerts", rows[0]["key"])
+				require.Equal(t, "added", rows[0]["change"])
+				require.Equal(t, "changed", rows[5]["change"])
+				require.EqualValues(t, 2, rows[5]["rows_added"])
+				require.EqualValues(t, 1, rows[5]["rows_removed"])
+				require.Equal(t, map[string]any{"cpu": 8.0, "id": 2.0, "site": "CERN"}, rows[6]["row"])
+				require.Equal(t, "-row", rows[6]["change"])
+			})
+
+			t.Run("HistoryFilters", func(t *testing.T) {
+				require.Len(t, jsonRows(t, run(t, "json", "history", "jobs", "jobs", "--limit", "1")), 1)
+				require.Len(t, jsonRows(t, run(t, "json", "history", "jobs", "jobs", "--until", "2026-01-02T03:04:30Z")), 1)
+				require.Empty(t, jsonRows(t, run(t, "json", "history", "jobs", "jobs", "--since", "2026-01-03")))
+			})
+
+			t.Run("Errors", func(t *testing.T) {
+				for _, c := range []struct {
+					args []string
+					want string
+				}{
+					{[]string{"products", "nope"}, "unknown task manager \"nope\" (list them with `strata inspect taskmanagers`)"},
+					{[]string{"product", "nope", "jobs"}, `unknown task manager "nope"`},
+					{[]string{"product", "jobs", "nothing"}, `unknown product "nothing" in generation 3 of task manager "jobs": nothing produced it`},
+					{[]string{"product", "jobs", "jobs", "--query", "cpu >"}, `bad query expression "cpu >"`},
+					{[]string{"product", "jobs", "jobs", "--query", `site > 1`}, `bad query expression "site > 1" on row 1`},
+					{[]string{"product", "jobs", "jobs", "--columns", "memory"}, `column "memory" is not in product "jobs"`},
+					{[]string{"product", "jobs", "alerts", "--types"}, `--types needs a tabular product`},
+					{[]string{"products", "jobs", "-g", "42"}, `unknown generation 42 of task manager "jobs" (it has generations 1 to 3`},
+					{[]string{"diff", "jobs", "1", "x"}, `G2 "x" is not a generation number`},
+					{[]string{"history", "jobs", "jobs", "--since", "yesterday"}, `--since "yesterday"`},
+					{[]string{"generations", "jobs", "--follow", "--limit", "2"}, `--limit and --follow`},
+				} {
+					out, err := runInspect(t, db, "table", c.args...)
+					require.Error(t, err, c.args)
+					require.Contains(t, err.Error(), c.want)
+					require.NotContains(t, err.Error(), "\n")
+					require.Empty(t, out)
+				}
+			})
+		})
+	}
+}
+
+func TestInspectEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			db := inspecttest.URL(t, backend)
+			out, err := runInspect(t, db, "json", "taskmanagers")
+			require.NoError(t, err)
+			require.Equal(t, "[]\n", out)
+			out, err = runInspect(t, db, "table", "status")
+			require.NoError(t, err)
+			require.Contains(t, out, "no report")
+			_, err = runInspect(t, db, "table", "generations", "jobs")
+			require.ErrorContains(t, err, `unknown task manager "jobs"`)
+		})
+	}
+}
