@@ -97,7 +97,7 @@ func lastGenerationMismatch(ctx context.Context, tx *sqlx.Tx, seq, gen int64, sh
 func (s *DataSource) GenerationGet(ctx context.Context, seq, gen int64) (*datasource.Generation, error) {
 	var row generationRow
 	err := s.retry(ctx, "get generation", func() error {
-		return s.db.GetContext(ctx, &row, `SELECT `+generationColumns+` FROM generation
+		return s.get(ctx, &row, `SELECT `+generationColumns+` FROM generation
 			WHERE taskmanager_seq = $1 AND generation = $2`, seq, gen)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
@@ -114,7 +114,7 @@ func (s *DataSource) GenerationGet(ctx context.Context, seq, gen int64) (*dataso
 func (s *DataSource) GenerationLatest(ctx context.Context, seq int64) (int64, error) {
 	var last int64
 	err := s.retry(ctx, "last generation", func() error {
-		return s.db.GetContext(ctx, &last, `SELECT last_generation FROM taskmanager WHERE sequence_id = $1`, seq)
+		return s.get(ctx, &last, `SELECT last_generation FROM taskmanager WHERE sequence_id = $1`, seq)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("last generation of taskmanager %d: %w", seq, datasource.ErrNotFound)

@@ -127,6 +127,7 @@ type DataSource struct {
 	cfg       Config
 	log       hclog.Logger
 
+	stmts    sync.Map // query text → *sqlx.Stmt, for point reads
 	putOneMu sync.Mutex
 	putOneSt *sql.Stmt // putOneSQL, prepared on first use
 
@@ -279,6 +280,11 @@ func (s *DataSource) DB() *sqlx.DB { return s.db }
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
+		s.stmts.Range(func(q, st any) bool {
+			_ = st.(*sqlx.Stmt).Close()
+			s.stmts.Delete(q)
+			return true
+		})
 		s.putOneMu.Lock()
 		if s.putOneSt != nil {
 			_ = s.putOneSt.Close()
@@ -289,6 +295,26 @@ func (s *DataSource) Close() error {
 		}
 	})
 	return s.closeErr
+}
+
+// get runs a one-row read through a statement prepared once (database/sql
+// prepares it again on each connection that runs it): a point read then
+// skips the server's parse and plan.
+func (s *DataSource) get(ctx context.Context, dst any, q string, args ...any) error {
+	st, ok := s.stmts.Load(q)
+	if !ok {
+		prepared, err := s.db.PreparexContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		if prev, loaded := s.stmts.LoadOrStore(q, prepared); loaded {
+			_ = prepared.Close()
+			st = prev
+		} else {
+			st = prepared
+		}
+	}
+	return st.(*sqlx.Stmt).GetContext(ctx, dst, args...)
 }
 
 // ResetConnections closes the idle connections; the next calls open fresh

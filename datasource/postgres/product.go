@@ -235,7 +235,7 @@ const validIn = `taskmanager_seq = $1 AND first_gen <= $2 AND last_gen > $2
 func (s *DataSource) ProductGet(ctx context.Context, p *datasource.ProductGetParams) (*datasource.Product, error) {
 	var row productRow
 	err := s.retry(ctx, "get product", func() error {
-		return s.db.GetContext(ctx, &row, `SELECT `+productColumns(!p.WithoutValue)+` FROM product
+		return s.get(ctx, &row, `SELECT `+productColumns(!p.WithoutValue)+` FROM product
 			WHERE `+validIn+` AND key = $3 ORDER BY first_gen DESC LIMIT 1`,
 			p.TaskManagerSeq, p.Generation, p.Key)
 	})

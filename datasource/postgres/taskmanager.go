@@ -65,10 +65,10 @@ func (s *DataSource) TaskManagerGet(ctx context.Context, p *datasource.TaskManag
 	var row taskManagerRow
 	err := s.retry(ctx, "get taskmanager", func() error {
 		if p.TaskManagerID != "" {
-			return s.db.GetContext(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager
+			return s.get(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager
 				WHERE name = $1 AND taskmanager_id = $2`, p.Name, p.TaskManagerID)
 		}
-		return s.db.GetContext(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager
+		return s.get(ctx, &row, `SELECT `+taskManagerColumns+` FROM taskmanager
 			WHERE name = $1 ORDER BY datestamp DESC, sequence_id DESC LIMIT 1`, p.Name)
 	})
 	if errors.Is(err, sql.ErrNoRows) {
