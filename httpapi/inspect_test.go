@@ -1,0 +1,249 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/httpapi"
+	"github.com/strata-dataspace/strata/inspect/inspecttest"
+	"github.com/strata-dataspace/strata/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// inspectServer serves a seeded dataspace of backend (an empty one when
+// empty is true).
+func inspectServer(t *testing.T, backend string, empty bool) *httptest.Server {
+	t.Helper()
+	space := inspecttest.Open(t, backend)
+	if !empty {
+		space = inspecttest.Seeded(t, backend)
+	}
+	now := inspecttest.T0.Add(time.Hour)
+	srv := httptest.NewServer(httpapi.New(space, &httpapi.Config{Clock: func() time.Time { return now }}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// fetch GETs path and decodes the JSON body.
+func fetch(t *testing.T, srv *httptest.Server, path string) (int, any) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + path)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"), path)
+	var v any
+	require.NoError(t, json.Unmarshal(body, &v), "%s: %s", path, body)
+	return resp.StatusCode, v
+}
+
+func TestInspectAPI(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			srv := inspectServer(t, backend, false)
+			ok := func(t *testing.T, path string) any {
+				t.Helper()
+				code, v := fetch(t, srv, path)
+				require.Equal(t, http.StatusOK, code, "%s: %v", path, v)
+				return v
+			}
+
+			t.Run("TaskManagers", func(t *testing.T) {
+				tms := ok(t, "/api/taskmanagers").([]any)
+				require.Len(t, tms, 3)
+				jobs := tms[1].(map[string]any)
+				require.Equal(t, "jobs", jobs["name"])
+				require.EqualValues(t, 3, jobs["last_generation"])
+				require.EqualValues(t, 5, jobs["products"])
+				require.Equal(t, "2026-01-02T03:06:00Z", jobs["last_cycle"])
+			})
+
+			t.Run("Generations", func(t *testing.T) {
+				gens := ok(t, "/api/taskmanagers/jobs/generations").([]any)
+				require.Len(t, gens, 3)
+				g1 := gens[0].(map[string]any)
+				require.EqualValues(t, 1, g1["generation"])
+				require.EqualValues(t, 4, g1["written"])
+				require.Equal(t, true, g1["sealed"])
+				require.Equal(t, false, gens[2].(map[string]any)["sealed"])
+				gens = ok(t, "/api/taskmanagers/jobs/generations?after=1&limit=1").([]any)
+				require.Len(t, gens, 1)
+				require.EqualValues(t, 2, gens[0].(map[string]any)["generation"])
+			})
+
+			t.Run("Products", func(t *testing.T) {
+				v := ok(t, "/api/taskmanagers/jobs/products?generation=1").(map[string]any)
+				require.EqualValues(t, 1, v["block"].(map[string]any)["generation"])
+				ps := v["products"].([]any)
+				require.Len(t, ps, 4)
+				jobs := ps[2].(map[string]any)
+				require.Equal(t, "jobs", jobs["key"])
+				require.EqualValues(t, 2, jobs["rows"])
+				require.Equal(t, "JobSource", jobs["creator"])
+				require.Nil(t, ps[0].(map[string]any)["rows"])
+			})
+
+			t.Run("Product", func(t *testing.T) {
+				v := ok(t, "/api/taskmanagers/jobs/products/jobs").(map[string]any)
+				require.Equal(t, true, v["tabular"])
+				require.Equal(t, []any{"id", "site", "cpu"}, v["columns"])
+				require.Len(t, v["rows"], 3)
+				require.Equal(t, false, v["truncated"])
+
+				q := url.Values{"query": {`cpu > 4 && site != "x'; DROP TABLE product;"`}, "columns": {"site,cpu"}}
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs?"+q.Encode()).(map[string]any)
+				require.Equal(t, []any{map[string]any{"site": "CERN", "cpu": 16.0}}, v["rows"])
+
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs?limit=2").(map[string]any)
+				require.Len(t, v["rows"], 2)
+				require.Equal(t, true, v["truncated"])
+
+				v = ok(t, "/api/taskmanagers/jobs/products/alerts").(map[string]any)
+				require.Equal(t, false, v["tabular"])
+				require.Equal(t, "disk almost full", v["value"])
+				v = ok(t, "/api/taskmanagers/jobs/products/facts?generation=1").(map[string]any)
+				require.Equal(t, map[string]any{"allow": true}, v["value"])
+			})
+
+			t.Run("HeaderMetadataHistory", func(t *testing.T) {
+				v := ok(t, "/api/taskmanagers/jobs/products/jobs/header").(map[string]any)
+				require.Equal(t, "JobSource", v["header"].(map[string]any)["creator"])
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs/metadata?generation=1").(map[string]any)
+				require.Equal(t, "NEW", v["metadata"].(map[string]any)["state"])
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs/history").(map[string]any)
+				require.Len(t, v["versions"], 2)
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs/history?limit=1").(map[string]any)
+				require.Len(t, v["versions"], 1)
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs/history?until=2026-01-02T03:04:30Z").(map[string]any)
+				require.Len(t, v["versions"], 1)
+			})
+
+			t.Run("Diff", func(t *testing.T) {
+				v := ok(t, "/api/taskmanagers/jobs/diff?from=1&to=3").(map[string]any)
+				require.EqualValues(t, 1, v["from"].(map[string]any)["generation"])
+				require.EqualValues(t, 3, v["to"].(map[string]any)["generation"])
+				changes := v["changes"].([]any)
+				require.Len(t, changes, 9)
+				jobs := changes[5].(map[string]any)
+				require.Equal(t, "changed", jobs["change"])
+				require.EqualValues(t, 2, jobs["rows_added"])
+				require.EqualValues(t, 1, jobs["rows_removed"])
+				require.Equal(t, map[string]any{"cpu": 8.0, "id": 2.0, "site": "CERN"}, changes[6].(map[string]any)["row"])
+			})
+
+			t.Run("Status", func(t *testing.T) {
+				v := ok(t, "/api/status").(map[string]any)
+				require.Len(t, v["taskmanagers"], 3)
+				r := v["reaper"].(map[string]any)
+				require.Equal(t, true, r["found"])
+				require.Equal(t, "IDLE", r["state"])
+				require.EqualValues(t, 7, r["report"].(map[string]any)["generations_deleted"])
+			})
+
+			t.Run("Errors", func(t *testing.T) {
+				for _, c := range []struct {
+					path string
+					code int
+					want string
+				}{
+					{"/api/taskmanagers/nope/generations", 404, `unknown task manager "nope"`},
+					{"/api/taskmanagers/nope/products", 404, `unknown task manager "nope"`},
+					{"/api/taskmanagers/jobs/products?generation=9", 404, `unknown generation 9`},
+					{"/api/taskmanagers/jobs/products/nothing", 404, `unknown product "nothing"`},
+					{"/api/taskmanagers/jobs/products/nothing/header", 404, `unknown product "nothing"`},
+					{"/api/taskmanagers/jobs/products/nothing/history", 404, `nothing ever produced it`},
+					{"/api/taskmanagers/jobs/products/jobs?query=" + url.QueryEscape("cpu >"), 400, `bad query expression "cpu >"`},
+					{"/api/taskmanagers/jobs/products/jobs?query=" + url.QueryEscape("site > 1"), 400, `on row 1`},
+					{"/api/taskmanagers/jobs/products/jobs?columns=memory", 400, `column "memory"`},
+					{"/api/taskmanagers/jobs/products/jobs?generation=x", 400, `generation="x"`},
+					{"/api/taskmanagers/jobs/diff?from=1", 400, `diff needs two generation numbers`},
+					{"/api/taskmanagers/jobs/diff?from=1&to=8", 404, `unknown generation 8`},
+					{"/api/taskmanagers/jobs/products/jobs/history?since=soon", 400, `since="soon"`},
+				} {
+					code, v := fetch(t, srv, c.path)
+					require.Equal(t, c.code, code, c.path)
+					msg := v.(map[string]any)["error"].(string)
+					require.Contains(t, msg, c.want, c.path)
+					require.NotContains(t, msg, "\n")
+				}
+			})
+		})
+	}
+}
+
+func TestInspectAPIEmptyDatabase(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			srv := inspectServer(t, backend, true)
+			code, v := fetch(t, srv, "/api/taskmanagers")
+			require.Equal(t, 200, code)
+			require.Equal(t, []any{}, v)
+			code, v = fetch(t, srv, "/api/status")
+			require.Equal(t, 200, code)
+			require.Equal(t, false, v.(map[string]any)["reaper"].(map[string]any)["found"])
+			code, _ = fetch(t, srv, "/api/taskmanagers/jobs/generations")
+			require.Equal(t, 404, code)
+
+			resp, err := http.Get(srv.URL + "/ui/")
+			require.NoError(t, err)
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			require.Equal(t, 200, resp.StatusCode)
+			require.Contains(t, string(body), "No task manager has written anything yet")
+		})
+	}
+}
+
+// TestInspectPages renders every page without a browser (the browser test
+// clicks through them) and checks errors become pages with the right code.
+func TestInspectPages(t *testing.T) {
+	t.Parallel()
+	srv := inspectServer(t, "sqlite", false)
+	for _, c := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/ui/", 200, "strata.reaper"},
+		{"/ui", 200, "strata.reaper"},
+		{"/ui/tm/jobs", 200, "diff with 2"},
+		{"/ui/tm/jobs/g/2", 200, "JobSource"},
+		{"/ui/tm/jobs/g/2/p/jobs", 200, "DESY"},
+		{"/ui/tm/jobs/g/2/p/jobs?query=" + url.QueryEscape(`site == "CERN"`), 200, "1 of 3 rows"},
+		{"/ui/tm/jobs/g/2/p/jobs?query=" + url.QueryEscape(`cpu >`), 200, "bad query expression"},
+		{"/ui/tm/jobs/g/3/p/alerts", 200, "disk almost full"},
+		{"/ui/tm/jobs/diff?from=1&amp;to=2", 400, "diff needs two generation numbers"},
+		{"/ui/tm/jobs/diff?from=1&to=2", 200, `<td>-row</td>`},
+		{"/ui/tm/nope", 404, `unknown task manager &#34;nope&#34;`},
+		{"/ui/tm/jobs/g/9", 404, "unknown generation 9"},
+		{"/ui/tm/jobs/g/x", 400, "want a whole number"},
+		{"/ui/tm/jobs/g/1/p/nothing", 404, "nothing produced it"},
+		{"/ui/assets/style.css", 200, "font"},
+		{"/ui/assets/app.js", 200, "column-filter"},
+	} {
+		resp, err := http.Get(srv.URL + c.path)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, c.code, resp.StatusCode, c.path)
+		require.Contains(t, string(body), c.want, c.path)
+		if strings.HasPrefix(c.path, "/ui/tm") || c.path == "/ui/" {
+			require.NotContains(t, string(body), "http://", "no external resource: the page works offline")
+			require.NotContains(t, string(body), "https://")
+		}
+	}
+}
