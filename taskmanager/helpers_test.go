@@ -1,0 +1,282 @@
+package taskmanager_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/pgtest"
+	"github.com/strata-dataspace/strata/taskmanager"
+	"github.com/strata-dataspace/strata/taskmanager/logic"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// backends are the real datasources every behaviour is tested on.
+var backends = []struct {
+	name string
+	url  func(t *testing.T) string
+}{
+	{"SQLite", func(t *testing.T) string { return "sqlite://" + filepath.Join(t.TempDir(), "strata.db") }},
+	{"PostgreSQL", func(t *testing.T) string { return pgtest.NewDatabase(t) }},
+}
+
+// forEachBackend runs f as a parallel subtest per backend, with a fresh
+// dataspace.
+func forEachBackend(t *testing.T, f func(t *testing.T, space *dataspace.DataSpace)) {
+	t.Helper()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+
+			space, err := dataspace.Open(context.Background(), b.url(t), nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { space.Close() })
+			f(t, space)
+		})
+	}
+}
+
+func testLogger(t *testing.T) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{Output: t.Output(), Level: hclog.Debug})
+}
+
+// fakeClock is a Clock the test drives: After waits until Advance passes
+// its deadline, and announces itself on waits.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []fakeWaiter
+	waits   chan time.Duration
+}
+
+type fakeWaiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), waits: make(chan time.Duration, 100)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
+	c.waits <- d
+	return ch
+}
+
+// Advance moves the clock and fires the waiters now due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
+
+// waitBlocked waits until the loop waits on the clock, and returns for how long.
+func (c *fakeClock) waitBlocked(t *testing.T) time.Duration {
+	t.Helper()
+	select {
+	case d := <-c.waits:
+		return d
+	case <-time.After(10 * time.Second):
+		t.Fatal("the channel never waited on the clock")
+		return 0
+	}
+}
+
+// Test modules, built from functions.
+
+type funcSource struct {
+	produces []string
+	fn       func(ctx context.Context) (map[string]any, error)
+}
+
+func (s *funcSource) Produces() []string { return s.produces }
+func (s *funcSource) Acquire(ctx context.Context) (map[string]any, error) {
+	return s.fn(ctx)
+}
+
+// counterSource produces key = n, n counting from 1 per acquisition.
+func counterSource(keys ...string) *funcSource {
+	var mu sync.Mutex
+	n := 0
+	return &funcSource{produces: keys, fn: func(context.Context) (map[string]any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		out := map[string]any{}
+		for _, k := range keys {
+			out[k] = n
+		}
+		return out, nil
+	}}
+}
+
+type funcTransform struct {
+	consumes, produces []string
+	fn                 func(ctx context.Context, in *taskmanager.Products) (map[string]any, error)
+}
+
+func (t *funcTransform) Consumes() []string { return t.consumes }
+func (t *funcTransform) Produces() []string { return t.produces }
+func (t *funcTransform) Transform(ctx context.Context, in *taskmanager.Products) (map[string]any, error) {
+	return t.fn(ctx, in)
+}
+
+// sumTransform produces out = the sum of its int inputs.
+func sumTransform(out string, in ...string) *funcTransform {
+	return &funcTransform{consumes: in, produces: []string{out}, fn: func(_ context.Context, p *taskmanager.Products) (map[string]any, error) {
+		s := 0
+		for _, k := range in {
+			v, err := taskmanager.Get[int](p, k)
+			if err != nil {
+				return nil, err
+			}
+			s += v
+		}
+		return map[string]any{out: s}, nil
+	}}
+}
+
+type funcPublisher struct {
+	consumes []string
+	fn       func(ctx context.Context, in *taskmanager.Products) error
+}
+
+func (p *funcPublisher) Consumes() []string { return p.consumes }
+func (p *funcPublisher) Publish(ctx context.Context, in *taskmanager.Products) error {
+	return p.fn(ctx, in)
+}
+
+// recorder is a publisher remembering the generations it saw.
+type recorder struct {
+	mu   sync.Mutex
+	gens []int64
+}
+
+func (r *recorder) publisher(consumes ...string) *funcPublisher {
+	return &funcPublisher{consumes: consumes, fn: func(_ context.Context, in *taskmanager.Products) error {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.gens = append(r.gens, in.Generation)
+		return nil
+	}}
+}
+
+func (r *recorder) seen() []int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]int64(nil), r.gens...)
+}
+
+// fixture builds a registry and a channel config together: every module
+// is registered under its own name.
+type fixture struct {
+	t   *testing.T
+	reg *taskmanager.Registry
+	cc  *taskmanager.ChannelConfig
+}
+
+func newFixture(t *testing.T, name string) *fixture {
+	reg := taskmanager.NewRegistry()
+	require.NoError(t, logic.Register(reg))
+	return &fixture{t: t, reg: reg, cc: &taskmanager.ChannelConfig{
+		Name: name, Sources: map[string]*taskmanager.ModuleConfig{}, Transforms: map[string]*taskmanager.ModuleConfig{},
+		LogicEngines: map[string]*taskmanager.ModuleConfig{}, Publishers: map[string]*taskmanager.ModuleConfig{},
+	}}
+}
+
+func (f *fixture) source(name, schedule string, s taskmanager.Source) *fixture {
+	mod := f.cc.Name + "." + name
+	require.NoError(f.t, f.reg.RegisterSource(mod, func(taskmanager.Params) (taskmanager.Source, error) { return s, nil }))
+	mc := &taskmanager.ModuleConfig{Module: mod}
+	if schedule != "" {
+		mc.Schedule = []byte(`"` + schedule + `"`)
+	}
+	f.cc.Sources[name] = mc
+	return f
+}
+
+func (f *fixture) transform(name string, tr taskmanager.Transform) *fixture {
+	mod := f.cc.Name + "." + name
+	require.NoError(f.t, f.reg.RegisterTransform(mod, func(taskmanager.Params) (taskmanager.Transform, error) { return tr, nil }))
+	f.cc.Transforms[name] = &taskmanager.ModuleConfig{Module: mod}
+	return f
+}
+
+func (f *fixture) logic(name, params string) *fixture {
+	f.cc.LogicEngines[name] = &taskmanager.ModuleConfig{Module: logic.ModuleName, Parameters: taskmanager.Params(params)}
+	return f
+}
+
+func (f *fixture) publisher(name string, p taskmanager.Publisher) *fixture {
+	mod := f.cc.Name + "." + name
+	require.NoError(f.t, f.reg.RegisterPublisher(mod, func(taskmanager.Params) (taskmanager.Publisher, error) { return p, nil }))
+	f.cc.Publishers[name] = &taskmanager.ModuleConfig{Module: mod}
+	return f
+}
+
+func (f *fixture) policy(p taskmanager.FailurePolicy) *fixture {
+	f.cc.TaskManager = &taskmanager.ChannelOptions{FailurePolicy: p}
+	return f
+}
+
+func (f *fixture) config(clock taskmanager.Clock) *taskmanager.Config {
+	return &taskmanager.Config{Registry: f.reg, Logger: testLogger(f.t), Clock: clock}
+}
+
+func (f *fixture) channel(space *dataspace.DataSpace, cfg *taskmanager.Config) *taskmanager.Channel {
+	f.t.Helper()
+	if cfg == nil {
+		cfg = f.config(newFakeClock())
+	}
+	c, err := taskmanager.NewChannel(context.Background(), space, f.cc, cfg)
+	require.NoError(f.t, err)
+	return c
+}
+
+// runAsync runs c in a goroutine and returns a channel with Run's result.
+func runAsync(ctx context.Context, c *taskmanager.Channel) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return done
+}
+
+func waitDone(t *testing.T, done <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(20 * time.Second):
+		t.Fatal("the channel did not stop")
+		return nil
+	}
+}
