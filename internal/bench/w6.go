@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
 
 	"github.com/strata-dataspace/strata/datablock"
 	"github.com/strata-dataspace/strata/datasource"
@@ -57,15 +58,23 @@ func runW6(ctx context.Context, env *Env) ([]Result, error) {
 	old := block
 	oldAt := now.Add(-30 * 24 * time.Hour)
 	old.Clock = func() time.Time { return oldAt }
-	for i := range oldTMs {
-		b, err := datablock.New(ctx, ds, name(i%names), &old)
-		if err != nil {
-			return nil, err
+	writeOld := func(step string, name func(int) string) ([]int64, error) {
+		seqs := make([]int64, 0, oldTMs)
+		for i := range oldTMs {
+			b, err := datablock.New(ctx, ds, name(i%names), &old)
+			if err != nil {
+				return nil, err
+			}
+			if err := b.PutItems(ctx, items...); err != nil {
+				return nil, err
+			}
+			seqs = append(seqs, b.TaskManager().SequenceID)
+			env.progress("W6", step, i+1, oldTMs)
 		}
-		if err := b.PutItems(ctx, items...); err != nil {
-			return nil, err
-		}
-		env.progress("W6", "write old task managers", i+1, oldTMs)
+		return seqs, nil
+	}
+	if _, err := writeOld("write old task managers", name); err != nil {
+		return nil, err
 	}
 	for j := range names {
 		b, err := datablock.New(ctx, ds, name(j), &block)
@@ -110,12 +119,66 @@ func runW6(ctx context.Context, env *Env) ([]Result, error) {
 	}
 	rows := float64(rep.Rows())
 	be := env.Backend()
-	return []Result{
+
+	results := []Result{
 		{Workload: "W6", Backend: be, Metric: "seconds", Value: elapsed.Seconds()},
 		{Workload: "W6", Backend: be, Metric: "rows_deleted", Value: rows},
 		{Workload: "W6", Backend: be, Metric: "rows_per_s", Value: rows / elapsed.Seconds()},
 		{Workload: "W6", Backend: be, Metric: "max_batch_ms", Value: rep.MaxBatchMS},
 		{Workload: "W6", Backend: be, Metric: "batches", Value: float64(rep.Batches)},
 		{Workload: "W6", Backend: be, Metric: "fresh_intact", Value: intact},
-	}, nil
+	}
+	if env.Raw == nil {
+		return results, nil
+	}
+
+	// Raw-SQL reference: the same old instances written again under other
+	// names, deleted by three statements in one transaction.
+	rawSeqs, err := writeOld("write old task managers for the raw reference", func(j int) string {
+		return fmt.Sprintf("w6-raw-%s-%03d", run, j)
+	})
+	if err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	rawRows, err := w6RawDelete(ctx, env.Raw, rawSeqs)
+	rawElapsed := time.Since(start)
+	if err != nil {
+		return nil, fmt.Errorf("raw reference: %w", err)
+	}
+	return append(results,
+		Result{Workload: "RAW-W6", Backend: be, Metric: "seconds", Value: rawElapsed.Seconds()},
+		Result{Workload: "RAW-W6", Backend: be, Metric: "rows_per_s", Value: float64(rawRows) / rawElapsed.Seconds()},
+	), nil
+}
+
+// w6RawDelete deletes task manager instances with their generations and
+// product rows in one transaction and returns the rows deleted.
+func w6RawDelete(ctx context.Context, db *sqlx.DB, seqs []int64) (int64, error) {
+	tx, err := db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var total int64
+	for _, q := range []string{
+		`DELETE FROM product WHERE taskmanager_seq IN (?)`,
+		`DELETE FROM generation WHERE taskmanager_seq IN (?)`,
+		`DELETE FROM taskmanager WHERE sequence_id IN (?)`,
+	} {
+		q, args, err := sqlx.In(q, seqs)
+		if err != nil {
+			return 0, err
+		}
+		r, err := tx.ExecContext(ctx, db.Rebind(q), args...)
+		if err != nil {
+			return 0, err
+		}
+		n, err := r.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, tx.Commit()
 }
