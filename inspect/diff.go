@@ -205,7 +205,7 @@ func (in *Inspector) diffProduct(ctx context.Context, tm *datasource.TaskManager
 		if err := hashRows(oldP, func(h uint64, canon []byte) error {
 			if remaining[h] > 0 {
 				remaining[h]--
-				return fn(&Change{Key: o.Key, Change: ChangeRowRemoved, Row: canon})
+				return fn(&Change{Key: o.Key, Change: ChangeRowRemoved, Row: bytes.Clone(canon)})
 			}
 			return nil
 		}); err != nil {
@@ -216,7 +216,7 @@ func (in *Inspector) diffProduct(ctx context.Context, tm *datasource.TaskManager
 		return hashRows(newP, func(h uint64, canon []byte) error {
 			if added[h] > 0 {
 				added[h]--
-				return fn(&Change{Key: o.Key, Change: ChangeRowAdded, Row: canon})
+				return fn(&Change{Key: o.Key, Change: ChangeRowAdded, Row: bytes.Clone(canon)})
 			}
 			return nil
 		})
@@ -225,14 +225,23 @@ func (in *Inspector) diffProduct(ctx context.Context, tm *datasource.TaskManager
 }
 
 // hashRows streams the rows of a tabular value as canonical JSON (sorted
-// keys) with their FNV-1a hash.
+// keys) with their FNV-1a hash. canon is only valid during fn.
 func hashRows(p *datasource.Product, fn func(h uint64, canon []byte) error) error {
-	_, err := scanArray(p, func(raw json.RawMessage) error {
-		canon, err := canonical(raw)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	h := fnv.New64a()
+	_, err := scanArray(p, func(dec *json.Decoder) error {
+		m, err := decodeObject(dec)
 		if err != nil {
 			return err
 		}
-		h := fnv.New64a()
+		buf.Reset()
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+		canon := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		h.Reset()
 		h.Write(canon)
 		return fn(h.Sum64(), canon)
 	})

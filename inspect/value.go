@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
+	"sync"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
@@ -26,11 +28,19 @@ func openValue(p *datasource.Product) (io.ReadCloser, error) {
 	case datablock.CompressionNone:
 		return io.NopCloser(src), nil
 	case datablock.CompressionZstd:
-		d, err := zstd.NewReader(src, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(1<<32))
-		if err != nil {
+		d, _ := zstdPool.Get().(*zstd.Decoder)
+		if d == nil {
+			var err error
+			d, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxMemory(1<<32))
+			if err != nil {
+				return nil, fmt.Errorf("%w: zstd: %v", datablock.ErrCodec, err)
+			}
+		}
+		if err := d.Reset(src); err != nil {
+			zstdPool.Put(d)
 			return nil, fmt.Errorf("%w: zstd: %v", datablock.ErrCodec, err)
 		}
-		return d.IOReadCloser(), nil
+		return &pooledZstd{d}, nil
 	case datablock.CompressionZlib:
 		r, err := zlib.NewReader(src)
 		if err != nil {
@@ -41,10 +51,29 @@ func openValue(p *datasource.Product) (io.ReadCloser, error) {
 	return nil, fmt.Errorf("%w: unknown compression %d", datablock.ErrCodec, p.Compression)
 }
 
-// scanArray calls fn with each element of a JSON array value, decoding one
-// element at a time. It reports false (and calls nothing) when the value
-// is not a JSON array.
-func scanArray(p *datasource.Product, fn func(raw json.RawMessage) error) (bool, error) {
+// zstdPool keeps streaming zstd decoders, whose history buffers are worth
+// reusing from one pass over a value to the next.
+var zstdPool sync.Pool
+
+// pooledZstd returns its decoder to zstdPool on Close.
+type pooledZstd struct{ d *zstd.Decoder }
+
+func (p *pooledZstd) Read(b []byte) (int, error) { return p.d.Read(b) }
+
+func (p *pooledZstd) Close() error {
+	if p.d != nil {
+		_ = p.d.Reset(nil)
+		zstdPool.Put(p.d)
+		p.d = nil
+	}
+	return nil
+}
+
+// scanArray calls fn once for each element of a JSON array value, with the
+// decoder positioned at the element: fn must decode exactly one value. The
+// decoder keeps numbers as json.Number. scanArray reports false (and calls
+// nothing) when the value is not a JSON array.
+func scanArray(p *datasource.Product, fn func(dec *json.Decoder) error) (bool, error) {
 	if datablock.Encoding(p.Encoding) != datablock.EncodingJSON {
 		return false, nil
 	}
@@ -54,6 +83,7 @@ func scanArray(p *datasource.Product, fn func(raw json.RawMessage) error) (bool,
 	}
 	defer r.Close()
 	dec := json.NewDecoder(r)
+	dec.UseNumber()
 	tok, err := dec.Token()
 	if err != nil {
 		return false, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
@@ -62,11 +92,7 @@ func scanArray(p *datasource.Product, fn func(raw json.RawMessage) error) (bool,
 		return false, nil
 	}
 	for dec.More() {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return true, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
-		}
-		if err := fn(raw); err != nil {
+		if err := fn(dec); err != nil {
 			return true, err
 		}
 	}
@@ -76,13 +102,30 @@ func scanArray(p *datasource.Product, fn func(raw json.RawMessage) error) (bool,
 	return true, nil
 }
 
+// decodeObject decodes the next element, which must be a JSON object.
+func decodeObject(dec *json.Decoder) (map[string]any, error) {
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errNotTabular
+	}
+	return m, nil
+}
+
 // errNotTabular stops a scan at the first element that is not an object.
 var errNotTabular = errors.New("not tabular")
 
 // countRows counts the rows of a tabular value (a JSON array of objects).
 func countRows(p *datasource.Product) (int64, bool, error) {
 	var n int64
-	isArray, err := scanArray(p, func(raw json.RawMessage) error {
+	isArray, err := scanArray(p, func(dec *json.Decoder) error {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+		}
 		if len(raw) == 0 || raw[0] != '{' {
 			return errNotTabular
 		}
@@ -223,29 +266,57 @@ func (in *Inspector) Product(ctx context.Context, p *ProductParams) (*Value, err
 	types := map[string]*ColumnType{}
 	var order []string
 	var n int64
-	isArray, err := scanArray(stored, func(raw json.RawMessage) error {
-		r, err := parseRow(raw)
+	seen := func(k string, x any) {
+		ct, ok := types[k]
+		if !ok {
+			ct = &ColumnType{Column: k}
+			types[k] = ct
+			order = append(order, k)
+		}
+		t := jsonType(x)
+		if t != "null" {
+			ct.Count++
+		}
+		if !strings.Contains("|"+ct.Types+"|", "|"+t+"|") {
+			if ct.Types != "" {
+				ct.Types += "|"
+			}
+			ct.Types += t
+		}
+	}
+	isArray, err := scanArray(stored, func(dec *json.Decoder) error {
+		n++
+		if n == 1 {
+			// The first row gives the column order as written.
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
+			}
+			r, err := parseRow(raw)
+			if err != nil {
+				return err
+			}
+			for _, k := range r.keys {
+				seen(k, r.values[k])
+			}
+			return nil
+		}
+		m, err := decodeObject(dec)
 		if err != nil {
 			return err
 		}
-		n++
-		for _, k := range r.keys {
-			ct, ok := types[k]
-			if !ok {
-				ct = &ColumnType{Column: k}
-				types[k] = ct
-				order = append(order, k)
+		var fresh []string
+		for k, x := range m {
+			if _, ok := types[k]; !ok {
+				fresh = append(fresh, k)
+				continue
 			}
-			t := jsonType(r.values[k])
-			if t != "null" {
-				ct.Count++
-			}
-			if !strings.Contains("|"+ct.Types+"|", "|"+t+"|") {
-				if ct.Types != "" {
-					ct.Types += "|"
-				}
-				ct.Types += t
-			}
+			seen(k, x)
+		}
+		// Columns that appear later are appended in name order.
+		sort.Strings(fresh)
+		for _, k := range fresh {
+			seen(k, m[k])
 		}
 		return nil
 	})
@@ -364,15 +435,15 @@ func (v *Value) Rows(fn func([]any) error) error {
 	}
 	out := make([]any, len(v.Columns))
 	var i int64
-	_, err := scanArray(v.stored, func(raw json.RawMessage) error {
+	_, err := scanArray(v.stored, func(dec *json.Decoder) error {
 		i++
-		r, err := parseRow(raw)
+		m, err := decodeObject(dec)
 		if err != nil {
 			return err
 		}
 		if v.query != nil {
-			env := make(map[string]any, len(r.values))
-			for k, x := range r.values {
+			env := make(map[string]any, len(m))
+			for k, x := range m {
 				env[k] = queryValue(x)
 			}
 			ok, err := Match(v.query, env)
@@ -384,7 +455,7 @@ func (v *Value) Rows(fn func([]any) error) error {
 			}
 		}
 		for j, c := range v.Columns {
-			out[j] = r.values[c]
+			out[j] = m[c]
 		}
 		return fn(out)
 	})
