@@ -299,6 +299,9 @@ func (r *Reaper) loop(ctx context.Context, delay time.Duration) {
 		if ctx.Err() != nil {
 			return
 		}
+		r.mu.Lock()
+		r.nextRun = time.Time{}
+		r.mu.Unlock()
 		_, err := r.RunOnce(ctx)
 		if ctx.Err() != nil {
 			return
