@@ -247,3 +247,43 @@ func TestInspectPages(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectAPIStreamsLargeProducts reads a product larger than the
+// response buffer, and checks that a query failing on a late row still ends
+// the document with an "error" member.
+func TestInspectAPIStreamsLargeProducts(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := t.Context()
+			space := inspecttest.Open(t, backend)
+			b, err := space.DataBlock(ctx, "big")
+			require.NoError(t, err)
+			rows := make([]map[string]any, 20_000)
+			for i := range rows {
+				rows[i] = map[string]any{"i": i, "name": strings.Repeat("x", 20)}
+			}
+			rows[len(rows)-1]["i"] = "not a number"
+			require.NoError(t, b.Put(ctx, "rows", rows))
+			srv := httptest.NewServer(httpapi.New(space, nil))
+			t.Cleanup(srv.Close)
+
+			code, v := fetch(t, srv, "/api/taskmanagers/big/products/rows?columns=i")
+			require.Equal(t, 200, code)
+			got := v.(map[string]any)["rows"].([]any)
+			require.Len(t, got, 20_000)
+			require.Equal(t, map[string]any{"i": 19_998.0}, got[19_998])
+
+			code, v = fetch(t, srv, "/api/taskmanagers/big/products/rows?query="+url.QueryEscape("i >= 0"))
+			require.Equal(t, 200, code, "the rows were on their way when the error came")
+			doc := v.(map[string]any)
+			require.Len(t, doc["rows"], 19_999)
+			require.Contains(t, doc["error"], "on row 20000")
+
+			code, v = fetch(t, srv, "/api/taskmanagers/big/generations")
+			require.Equal(t, 200, code)
+			require.Len(t, v, 1)
+		})
+	}
+}
