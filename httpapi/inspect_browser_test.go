@@ -130,6 +130,8 @@ func TestInspectPageInBrowser(t *testing.T) {
 	require.Equal(t, []string{"config", "facts", "jobs", "publishers"}, column("products", 1))
 	require.Equal(t, []string{"", "", "3", ""}, column("products", 2))
 	require.Equal(t, "JobSource", column("products", 3)[2])
+	require.JSONEq(t, `{"allow": false}`, text("#decided-facts"), "what the channel decided")
+	require.JSONEq(t, `{"mail": "sent"}`, text("#decided-publishers"))
 	shot("generation")
 
 	// The product viewer: a table, a column filter, a row query.

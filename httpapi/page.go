@@ -206,14 +206,29 @@ func (s *Server) pageGeneration(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	crumbs = append(crumbs, crumb{fmt.Sprintf("generation %d", gen), fmt.Sprintf("%s/g/%d", tmURL(name), gen)})
-	b, ps, err := s.inspector().Products(r.Context(), name, gen)
+	in := s.inspector()
+	b, ps, err := in.Products(r.Context(), name, gen)
 	if err != nil {
 		s.pageError(w, r, err, crumbs...)
 		return
 	}
+	// What the channel decided and why: the logic engine's facts and the
+	// publishers' status, when the generation has them.
+	decided := []map[string]any{}
+	for _, p := range ps {
+		if (p.Key != "facts" && p.Key != "publishers") || p.Tabular || p.RawSize > 64<<10 {
+			continue
+		}
+		v, err := in.Product(r.Context(), &inspect.ProductParams{Name: name, Key: p.Key, Generation: gen})
+		if err != nil {
+			s.pageError(w, r, err, crumbs...)
+			return
+		}
+		decided = append(decided, map[string]any{"Key": p.Key, "JSON": v.JSON})
+	}
 	s.render(w, r, http.StatusOK, "generation", &pageData{
 		Title: fmt.Sprintf("%s · generation %d", name, gen), Crumbs: crumbs,
-		Data: map[string]any{"Block": b, "Products": ps},
+		Data: map[string]any{"Block": b, "Products": ps, "Decided": decided},
 	})
 }
 
