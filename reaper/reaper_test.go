@@ -280,6 +280,26 @@ func TestRunOnce(t *testing.T) {
 				require.ErrorIs(t, err, datasource.ErrNotFound)
 			})
 
+			t.Run("CancelledRunDeletesNothingAndIsReported", func(t *testing.T) {
+				t.Parallel()
+				sc := newScenario(t, be.url(t))
+				before := stats(t, sc.space)
+				r := sc.reaper(t, reaper.Config{})
+				cctx, cancel := context.WithCancel(ctx)
+				cancel()
+				rep, err := r.RunOnce(cctx)
+				require.ErrorIs(t, err, context.Canceled)
+				require.Zero(t, rep.Rows())
+				require.Equal(t, reaper.StateError, r.Status().State)
+				after := stats(t, sc.space)
+				// Only the report's own task manager was added.
+				require.Equal(t, before.ProductVersions+1, after.ProductVersions)
+				require.Equal(t, before.Generations+1, after.Generations)
+				last, err := reaper.LastReport(ctx, sc.space)
+				require.NoError(t, err)
+				require.Contains(t, last.LastError, "context canceled")
+			})
+
 			t.Run("DeletesInBatches", func(t *testing.T) {
 				t.Parallel()
 				sc := newScenario(t, be.url(t))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -143,6 +144,36 @@ func TestReaperCommand(t *testing.T) {
 			})
 		})
 	}
+
+	t.Run("ConfigFileWithTheOriginalKeys", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		db := "sqlite://" + filepath.Join(dir, "strata.db")
+		seedOld(t, db)
+		cfg := filepath.Join(dir, "config.json")
+		require.NoError(t, os.WriteFile(cfg, []byte(`{"dataspace": {"retention_interval_in_days": 8,
+			"reaper_run_interval": 7080, "reaper_start_delay_seconds": 1818,
+			"datasource": {"config": {"url": "`+db+`"}}}}`), 0o600))
+		var errOut bytes.Buffer
+		out := &notifyWriter{wrote: make(chan struct{})}
+		g := &globals{config: cfg, format: "json", stdout: out, stderr: &errOut}
+		cmd := newReaperCmd(g)
+		cmd.SetArgs([]string{"--once"})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		require.NoError(t, cmd.ExecuteContext(ctx))
+		var rep reaper.Report
+		require.NoError(t, json.Unmarshal([]byte(out.String()), &rep))
+		require.Equal(t, float64(8*24*3600), rep.RetentionSeconds)
+		require.Equal(t, int64(2), rep.Generations.Rows)
+
+		// A retention below the floor in the file is refused, naming the key.
+		require.NoError(t, os.WriteFile(cfg, []byte(`{"dataspace": {"retention_interval_in_days": 2,
+			"datasource": {"config": {"url": "`+db+`"}}}}`), 0o600))
+		cmd = newReaperCmd(g)
+		cmd.SetArgs([]string{"--once"})
+		cmd.SilenceUsage, cmd.SilenceErrors = true, true
+		require.ErrorContains(t, cmd.ExecuteContext(ctx), "retention_interval_in_days")
+	})
 
 	t.Run("BadFlags", func(t *testing.T) {
 		t.Parallel()
