@@ -345,12 +345,14 @@ func (r *Reaper) RunOnce(ctx context.Context) (*Report, error) {
 	if err != nil {
 		rep.LastError = err.Error()
 	}
+	rep.State = r.stateAfter(err)
 	if !rep.Skipped && !rep.DryRun {
 		// A cancelled run still records what it did.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		if rerr := r.record(rctx, rep); rerr != nil {
 			err = errors.Join(err, rerr)
 			rep.LastError = err.Error()
+			rep.State = r.stateAfter(err)
 		}
 		cancel()
 	}
@@ -358,17 +360,13 @@ func (r *Reaper) RunOnce(ctx context.Context) (*Report, error) {
 	r.mu.Lock()
 	r.runs++
 	r.last = rep
-	next := StateSteady
 	if err != nil {
 		r.failures++
-		next = StateError
 	} else {
 		r.failures = 0
 	}
-	if r.state != StateShuttingDown && r.state != StateShutdown {
-		r.state = next
-	}
 	r.mu.Unlock()
+	r.setState(rep.State)
 
 	switch {
 	case rep.Skipped:
@@ -383,6 +381,19 @@ func (r *Reaper) RunOnce(ctx context.Context) (*Report, error) {
 		r.cfg.OnRun(rep, err)
 	}
 	return rep, err
+}
+
+// stateAfter is the state a run that ended with err leaves the reaper in.
+func (r *Reaper) stateAfter(err error) State {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.state == StateShuttingDown || r.state == StateShutdown:
+		return r.state
+	case err != nil:
+		return StateError
+	}
+	return StateSteady
 }
 
 func (r *Reaper) setState(s State) {

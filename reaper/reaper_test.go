@@ -262,6 +262,7 @@ func TestRunOnce(t *testing.T) {
 				require.Zero(t, last.Rows())
 				require.Equal(t, reaper.StateSteady, r.Status().State)
 				require.Equal(t, int64(2), r.Status().Runs)
+				require.Equal(t, reaper.StateSteady, last.State)
 			})
 
 			t.Run("DryRunDeletesNothing", func(t *testing.T) {
@@ -387,6 +388,7 @@ func TestRunOnce(t *testing.T) {
 				last, err := reaper.LastReport(ctx, sc.space)
 				require.NoError(t, err)
 				require.Equal(t, rep.LastError, last.LastError)
+				require.Equal(t, reaper.StateError, last.State)
 				require.Equal(t, "expirer:events", last.Kinds()[5].Kind)
 			})
 		})
@@ -474,6 +476,7 @@ func TestLoop(t *testing.T) {
 				last, err := reaper.LastReport(ctx, sc.space)
 				require.NoError(t, err)
 				require.Equal(t, st.LastReport.LastError, last.LastError)
+				require.Equal(t, reaper.StateShuttingDown, last.State)
 				r.Stop()
 			})
 

@@ -49,6 +49,9 @@ type Report struct {
 	Started time.Time `json:"started"`
 	// Finished is when the run ended.
 	Finished time.Time `json:"finished"`
+	// State is the reaper's state as the run ended: STEADY, ERROR when
+	// part of the run failed, SHUTTINGDOWN when it was stopped.
+	State State `json:"state"`
 	// DryRun is set when the run only counted what it would delete.
 	DryRun bool `json:"dry_run"`
 	// Skipped is set when another reaper held the database's lock, so this
