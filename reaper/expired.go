@@ -35,6 +35,9 @@ func (r *Reaper) expiredStore(horizon time.Time) (*expiredStore, bool) {
 // newest generation (last_gen = OpenGeneration) is never removed here.
 const expiredWhere = `last_gen < ? AND expiration_time < ?`
 
+// maxIDsPerStatement caps the ids one DELETE binds.
+const maxIDsPerStatement = 10000
+
 // deleteExpired removes product versions that expired before horizon and
 // are no longer current, batch rows per transaction. Ids are found outside
 // the write transaction, so each transaction only deletes by primary key
@@ -56,6 +59,8 @@ func (r *Reaper) deleteExpired(ctx context.Context, horizon time.Time, batch int
 		}
 		return nil
 	}
+	// Ids travel as bind parameters: stay well below SQLite's limit.
+	batch = min(batch, maxIDsPerStatement)
 	sel := db.Rebind(`SELECT id FROM product WHERE id > ? AND ` + expiredWhere + ` ORDER BY id LIMIT ?`)
 	var after int64
 	for {
