@@ -340,7 +340,16 @@ func (r *Reaper) RunOnce(ctx context.Context) (*Report, error) {
 		Horizon:          now.Add(-r.cfg.Retention),
 		BatchSize:        r.cfg.BatchSize,
 	}
-	err := r.run(ctx, rep)
+	// The lock covers the recording too, so that two reapers never add
+	// report generations at once.
+	unlock, locked, err := r.lock(ctx)
+	if err == nil && !locked {
+		rep.Skipped = true
+		rep.SkipReason = "another reaper holds the lock on this database"
+	}
+	if locked {
+		err = r.run(ctx, rep)
+	}
 	rep.Finished = r.cfg.Clock.Now()
 	if err != nil {
 		rep.LastError = err.Error()
@@ -355,6 +364,9 @@ func (r *Reaper) RunOnce(ctx context.Context) (*Report, error) {
 			rep.State = r.stateAfter(err)
 		}
 		cancel()
+	}
+	if locked {
+		unlock()
 	}
 
 	r.mu.Lock()
@@ -404,21 +416,11 @@ func (r *Reaper) setState(s State) {
 	}
 }
 
-// run does the work of one run into rep.
+// run does the work of one run into rep, under the lock.
 func (r *Reaper) run(ctx context.Context, rep *Report) error {
-	unlock, ok, err := r.lock(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		rep.Skipped = true
-		rep.SkipReason = "another reaper holds the lock on this database"
-		return nil
-	}
-	defer unlock()
-
 	var errs []error
 	var res *datasource.DataDeleteResult
+	var err error
 	if sq, ok := r.space.DataSource().(*sqlite.DataSource); ok && !rep.DryRun {
 		res, err = r.reapSQLite(ctx, sq.DB(), rep.Horizon, rep.BatchSize, rep)
 	} else {
