@@ -218,7 +218,7 @@ func TestInspectPages(t *testing.T) {
 		code int
 		want string
 	}{
-		{"/ui/", 200, "strata.reaper"},
+		{"/ui/", 200, "<h1 id=\"title\">Overview</h1>"},
 		{"/ui", 200, "strata.reaper"},
 		{"/ui/tm/jobs", 200, "diff with 2"},
 		{"/ui/tm/jobs/g/2", 200, "JobSource"},

@@ -145,7 +145,7 @@ func (s *Server) pageHome(w http.ResponseWriter, r *http.Request) {
 		s.pageError(w, r, err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "home", &pageData{Title: "Task managers", Data: st})
+	s.render(w, r, http.StatusOK, "home", &pageData{Title: "Overview", Data: st})
 }
 
 func (s *Server) pageTaskManager(w http.ResponseWriter, r *http.Request) {
