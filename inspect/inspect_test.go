@@ -117,6 +117,10 @@ func TestInspector(t *testing.T) {
 				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `site in ["DESY", "CERN"] and cpu < 10`})
 				require.NoError(t, err)
 				require.Equal(t, []string{`[3,"DESY",2]`}, rowsOf(t, v))
+
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `$env["site"] == "DESY" && memory == nil`})
+				require.NoError(t, err, "columns reachable through $env; a missing column is nil")
+				require.Equal(t, []string{`[3,"DESY",2]`}, rowsOf(t, v))
 			})
 
 			t.Run("QueryNeverRunsSQL", func(t *testing.T) {
@@ -333,6 +337,66 @@ func TestEmptyDatabase(t *testing.T) {
 			require.False(t, st.Reaper.Found)
 			_, _, err = in.Products(ctx, "jobs", 0)
 			require.True(t, errors.Is(err, inspect.ErrTaskManagerNotFound))
+		})
+	}
+}
+
+func TestOddValues(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			space := inspecttest.Open(t, backend)
+			b, err := space.DataBlock(ctx, "odd")
+			require.NoError(t, err)
+			require.NoError(t, b.PutItems(ctx,
+				datablock.Item{Key: "bytes", Value: []byte("raw\x00bytes")},
+				datablock.Item{Key: "mixed", Value: []any{map[string]any{"a": 1}, 2}},
+				datablock.Item{Key: "empty", Value: []any{}},
+				datablock.Item{Key: "ragged", Value: []map[string]any{{"b": 1, "a": "x"}, {"c": true, "a": nil}}},
+				datablock.Item{Key: "big", Value: []map[string]any{{"n": json.Number("12345678901234567890"), "f": 0.1}}},
+			))
+			in := inspect.New(space.DataSource(), nil)
+
+			v, err := in.Product(ctx, &inspect.ProductParams{Name: "odd", Key: "bytes"})
+			require.NoError(t, err)
+			require.False(t, v.Tabular)
+			require.Equal(t, `"cmF3AGJ5dGVz"`, string(v.JSON), "raw bytes as base64")
+
+			v, err = in.Product(ctx, &inspect.ProductParams{Name: "odd", Key: "mixed"})
+			require.NoError(t, err)
+			require.False(t, v.Tabular, "an array with a non-object is not tabular")
+			require.JSONEq(t, `[{"a":1},2]`, string(v.JSON))
+
+			v, err = in.Product(ctx, &inspect.ProductParams{Name: "odd", Key: "empty"})
+			require.NoError(t, err)
+			require.True(t, v.Tabular)
+			require.Empty(t, v.Columns)
+			require.Empty(t, rowsOf(t, v))
+
+			v, err = in.Product(ctx, &inspect.ProductParams{Name: "odd", Key: "ragged"})
+			require.NoError(t, err)
+			require.Equal(t, []string{"a", "b", "c"}, v.Columns)
+			require.Equal(t, []string{`["x",1,null]`, `[null,null,true]`}, rowsOf(t, v))
+			require.Equal(t, "string|null", v.Types[0].Types)
+			require.EqualValues(t, 1, v.Types[0].Count)
+
+			v, err = in.Product(ctx, &inspect.ProductParams{Name: "odd", Key: "big", Query: "f < 1"})
+			require.NoError(t, err)
+			require.Equal(t, []string{`[0.1,12345678901234567890]`}, rowsOf(t, v), "numbers keep their digits")
+
+			_, ps, err := in.Products(ctx, "odd", 0)
+			require.NoError(t, err)
+			rows := map[string]any{}
+			for _, p := range ps {
+				if p.Rows != nil {
+					rows[p.Key] = *p.Rows
+				} else {
+					rows[p.Key] = nil
+				}
+			}
+			require.Equal(t, map[string]any{"big": int64(1), "bytes": nil, "empty": int64(0), "mixed": nil, "ragged": int64(2)}, rows)
 		})
 	}
 }
