@@ -6,7 +6,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -198,5 +200,74 @@ func TestInspectEmptyDatabase(t *testing.T) {
 			_, err = runInspect(t, db, "table", "generations", "jobs")
 			require.ErrorContains(t, err, `unknown task manager "jobs"`)
 		})
+	}
+}
+
+// signalWriter collects output and signals each write.
+type signalWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	select {
+	case w.writes <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (w *signalWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+func TestInspectGenerationsFollow(t *testing.T) {
+	t.Parallel()
+	db := seededDB(t, "sqlite")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &signalWriter{writes: make(chan struct{}, 1)}
+	root := newRootCmd()
+	root.SetArgs([]string{"inspect", "--db", db, "--format", "csv", "generations", "jobs", "--follow", "--interval", "10ms", "--after", "1"})
+	root.SetOut(out)
+	root.SetErr(&bytes.Buffer{})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		for !strings.Contains(out.String(), want) {
+			select {
+			case <-out.writes:
+			case <-deadline:
+				t.Fatalf("no %q in the output: %q", want, out.String())
+			}
+		}
+	}
+	waitFor("\n3,")
+	require.True(t, strings.HasPrefix(out.String(), "generation,time,written,bytes,sealed,sealed_at\n2,"), out.String())
+
+	s, err := dataspace.Open(ctx, db, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	b, err := s.DataBlock(ctx, "jobs")
+	require.NoError(t, err)
+	b, err = b.Duplicate(ctx)
+	require.NoError(t, err)
+	require.NoError(t, b.Put(ctx, "late", 1))
+	waitFor("\n4,")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "Ctrl-C ends --follow cleanly")
+	case <-time.After(20 * time.Second):
+		t.Fatal("--follow did not stop")
 	}
 }
