@@ -407,7 +407,11 @@ func (c *Channel) Run(ctx context.Context) error {
 		for _, s := range c.sources {
 			if !s.next.After(now) {
 				due = append(due, s)
-				s.next = now.Add(s.schedule)
+				// Keep the cadence (sources on multiples of one another
+				// stay in step) unless the channel fell behind.
+				if s.next = s.next.Add(s.schedule); !s.next.After(now) {
+					s.next = now.Add(s.schedule)
+				}
 			}
 		}
 		if len(due) > 0 {
@@ -745,10 +749,11 @@ func (c *Channel) cycle(ctx context.Context) (*CycleResult, error) {
 
 	keys := sortedKeys(written)
 	items := make([]datablock.Item, 0, len(keys)+1)
+	meta := &datablock.Metadata{State: datablock.StateEndCycle}
 	for _, k := range keys {
-		items = append(items, datablock.Item{Key: k, Value: written[k]})
+		items = append(items, datablock.Item{Key: k, Value: written[k], Metadata: meta})
 	}
-	items = append(items, datablock.Item{Key: PublishersKey, Value: status})
+	items = append(items, datablock.Item{Key: PublishersKey, Value: status, Metadata: meta})
 	if err := c.block.PutItems(wctx, items...); err != nil {
 		return nil, &errFramework{err}
 	}

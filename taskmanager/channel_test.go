@@ -78,6 +78,10 @@ func TestCycle(t *testing.T) {
 		require.True(t, status["orders"].OK)
 		require.False(t, status["idle"].Ran)
 
+		md, err := b.Metadata(ctx, "demand")
+		require.NoError(t, err)
+		require.Equal(t, datablock.StateEndCycle, md.State)
+
 		first, err := b.At(ctx, 1)
 		require.NoError(t, err)
 		status, err = datablock.Get[map[string]taskmanager.PublisherStatus](ctx, first, taskmanager.PublishersKey)

@@ -27,7 +27,7 @@
 //     logic engine);
 //  5. the new source products, the transforms' products, FactsKey (the
 //     Decision) and PublishersKey (each publisher's PublisherStatus) are
-//     written in one transaction.
+//     written in one transaction, with metadata state END_CYCLE.
 //
 // A failure of a module is logged with its name and handled by the
 // channel's failure policy: skip the cycle (default) or take the channel

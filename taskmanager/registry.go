@@ -105,3 +105,39 @@ func (r *Registry) RegisterLogicEngine(name string, f LogicEngineFactory) error 
 func (r *Registry) RegisterPublisher(name string, f PublisherFactory) error {
 	return register(r, r.publishers, "publisher", name, f)
 }
+
+// NewSource builds the source module registered as name.
+func (r *Registry) NewSource(name string, p Params) (Source, error) {
+	f, err := lookup(r, r.sources, "source", name)
+	if err != nil {
+		return nil, err
+	}
+	return f(p)
+}
+
+// NewTransform builds the transform module registered as name.
+func (r *Registry) NewTransform(name string, p Params) (Transform, error) {
+	f, err := lookup(r, r.transforms, "transform", name)
+	if err != nil {
+		return nil, err
+	}
+	return f(p)
+}
+
+// NewLogicEngine builds the logic engine module registered as name.
+func (r *Registry) NewLogicEngine(name string, p Params) (LogicEngine, error) {
+	f, err := lookup(r, r.logicEngines, "logic engine", name)
+	if err != nil {
+		return nil, err
+	}
+	return f(p)
+}
+
+// NewPublisher builds the publisher module registered as name.
+func (r *Registry) NewPublisher(name string, p Params) (Publisher, error) {
+	f, err := lookup(r, r.publishers, "publisher", name)
+	if err != nil {
+		return nil, err
+	}
+	return f(p)
+}

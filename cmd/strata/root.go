@@ -45,6 +45,7 @@ func newRootCmdIO(stdout, stderr io.Writer) *cobra.Command {
 		newEventsCmd(g),
 		newInspectCmd(g),
 		newReaperCmd(g),
+		newRunCmd(g),
 	)
 	return root
 }
