@@ -25,9 +25,10 @@ const (
 	ChangeRowAdded = "+row"
 	// ChangeRowRemoved: a row of a changed tabular product that is gone.
 	ChangeRowRemoved = "-row"
-	// ChangeValueOld and ChangeValueNew carry the two values of a changed
-	// product that is not tabular.
+	// ChangeValueOld carries the old value of a changed product that is
+	// not tabular.
 	ChangeValueOld = "-value"
+	// ChangeValueNew carries its new value.
 	ChangeValueNew = "+value"
 )
 
@@ -43,12 +44,14 @@ type Change struct {
 	OldVersion int64 `json:"old_version,omitempty"`
 	// NewVersion is the generation the new version was written in.
 	NewVersion int64 `json:"new_version,omitempty"`
-	// OldSize and NewSize are the stored sizes.
+	// OldSize is the stored size of the old version.
 	OldSize int64 `json:"old_size,omitempty"`
+	// NewSize is the stored size of the new version.
 	NewSize int64 `json:"new_size,omitempty"`
-	// RowsAdded and RowsRemoved count the row changes of a tabular
-	// product (on its "changed" line).
-	RowsAdded   int64 `json:"rows_added,omitempty"`
+	// RowsAdded counts the rows only the new version of a tabular product
+	// has (on its "changed" line).
+	RowsAdded int64 `json:"rows_added,omitempty"`
+	// RowsRemoved counts the rows only the old version has.
 	RowsRemoved int64 `json:"rows_removed,omitempty"`
 	// Row is the row (or value) of a row or value line, as JSON.
 	Row json.RawMessage `json:"row,omitempty"`

@@ -45,10 +45,11 @@ var (
 	ErrInvalid = errors.New("invalid request")
 )
 
-// ReaperName is the task manager under which the reaper records its last
-// run report, as the JSON product ReaperReportKey.
 const (
-	ReaperName      = "strata.reaper"
+	// ReaperName is the task manager under which the reaper records its
+	// last run report.
+	ReaperName = "strata.reaper"
+	// ReaperReportKey is the key of the reaper's report, a JSON product.
 	ReaperReportKey = "report"
 )
 
