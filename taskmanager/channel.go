@@ -36,6 +36,9 @@ type Config struct {
 	// OnCycle, when set, is called after every completed cycle, from the
 	// channel's goroutine.
 	OnCycle func(*CycleResult)
+	// OnState, when set, is called after every state change of a channel,
+	// from the goroutine that changed it; it must not block.
+	OnState func(channel string, s State)
 	// ShutdownTimeout bounds (in wall-clock time) how long a cycle that has
 	// started writing may go on after shutdown was asked for. Zero means
 	// ShutdownTimeoutDefault.
@@ -373,6 +376,9 @@ func (c *Channel) setState(s State) {
 	if old != s {
 		c.log.Debug("channel state", "from", old, "to", s)
 		c.cfg.Metrics.setChannelState(c.name, s)
+		if c.cfg.OnState != nil {
+			c.cfg.OnState(c.name, s)
+		}
 	}
 }
 
@@ -461,6 +467,14 @@ func (c *Channel) step(ctx context.Context, due []*sourceModule) (bool, error) {
 		c.cfg.Metrics.cycle(c.name, "abandoned")
 		c.log.Info("cycle abandoned for shutdown")
 		return true, c.shutdown()
+	case res != nil:
+		// A publisher failed; the cycle itself was written.
+		if c.policy == FailurePolicyOffline {
+			c.setState(StateOffline)
+			c.log.Error("channel offline: a publisher failed", "error", err)
+			return true, err
+		}
+		c.log.Error("publisher failed", "generation", res.Generation, "error", err)
 	default:
 		if stop, err := c.failed(err); stop {
 			return true, err

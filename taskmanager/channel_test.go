@@ -365,11 +365,17 @@ func TestShutdown(t *testing.T) {
 			f := newFixture(t, "finish").source("src", "", counterSource("n")).publisher("pub", pub)
 			cfg := f.config(newFakeClock())
 			cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
+			states := make(chan taskmanager.State, 20)
+			cfg.OnState = func(_ string, s taskmanager.State) { states <- s }
 			c := f.channel(space, cfg)
 			done := runAsync(ctx, c)
 			<-entered
 			cancel()
-			require.Eventually(t, func() bool { return c.State() == taskmanager.StateShuttingDown }, 10*time.Second, time.Millisecond)
+			for s := range states {
+				if s == taskmanager.StateShuttingDown {
+					break
+				}
+			}
 			close(release)
 			require.NoError(t, waitDone(t, done))
 			require.Equal(t, taskmanager.StateShutdown, c.State())
