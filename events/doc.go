@@ -9,10 +9,11 @@
 // serves one namespace): its header's create_time is the event's generated
 // time, its expiration_time the time it may be dropped (generated + TTL
 // unless the event says), its creator the event's source. The value (the
-// typed traits and the raw payload) is encoded as JSON and, from 256
-// bytes, compressed with zstd; the encoding and compression ids of package
-// datablock are stored per row, as for every product, so the default can
-// change without old rows becoming unreadable.
+// typed traits and the raw payload) is encoded in a small binary layout
+// (datablock.EncodingBytes; the first layout, JSON, stays readable) and,
+// from 512 bytes, compressed with zstd; the encoding and compression ids
+// of package datablock are stored per row, as for every product, so the
+// default can change without old rows becoming unreadable.
 //
 // Storage choice: events live in their own table (event), not in the
 // generational product table. Events are written once and never rewritten

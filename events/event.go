@@ -301,7 +301,7 @@ type Event struct {
 	Generated time.Time
 	// Traits are the typed attributes the queries filter on.
 	Traits []Trait
-	// Raw is the original payload (JSON), stored compacted.
+	// Raw is the original payload (JSON), kept as it came.
 	Raw json.RawMessage
 	// Source is who sent the event. Empty means the store's namespace.
 	Source string

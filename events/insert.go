@@ -94,12 +94,12 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			}
 			return fmt.Errorf("copy events: %w", err)
 		}
-		if err := copyIn(ctx, tx, `COPY event_trait (event_id, name, type, v_string, v_int, v_float) FROM STDIN`,
+		if err := copyIn(ctx, tx, `COPY event_trait (event_id, name, generated, type, v_string, v_int, v_float) FROM STDIN`,
 			func(row func(args ...any) error) error {
 				for _, p := range kept {
 					for _, t := range p.ev.Traits {
 						vs, vi, vf := traitColumns(t)
-						if err := row(p.id, t.Name, int64(t.Type), vs, vi, vf); err != nil {
+						if err := row(p.id, t.Name, p.ev.Generated.UnixMicro(), int64(t.Type), vs, vi, vf); err != nil {
 							return err
 						}
 					}
@@ -199,13 +199,13 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 				return fmt.Errorf("insert events: %w", err)
 			}
 		}
-		const trCols = 6
+		const trCols = 7
 		args := make([]any, 0, 1000*trCols)
 		flush := func() error {
 			if len(args) == 0 {
 				return nil
 			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO event_trait (event_id, name, type, v_string, v_int, v_float) VALUES `+placeholders(len(args)/trCols, trCols), args...)
+			_, err := tx.ExecContext(ctx, `INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `+placeholders(len(args)/trCols, trCols), args...)
 			args = args[:0]
 			if err != nil {
 				return fmt.Errorf("insert event traits: %w", err)
@@ -215,7 +215,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		for _, p := range kept {
 			for _, t := range p.ev.Traits {
 				vs, vi, vf := traitColumns(t)
-				args = append(args, p.id, t.Name, int64(t.Type), vs, vi, vf)
+				args = append(args, p.id, t.Name, p.ev.Generated.UnixMicro(), int64(t.Type), vs, vi, vf)
 				if len(args) == cap(args) {
 					if err := flush(); err != nil {
 						return err

@@ -128,16 +128,20 @@ func (b *builder) add(cond string, args ...any) {
 func (b *builder) where() string { return strings.Join(b.conds, " AND ") }
 
 // filter adds the conditions of f on the event aliased e.
-func (s *Store) filter(b *builder, f *Filter) error {
+func (s *Store) filter(b *builder, f *Filter) error { return s.filterOn(b, f, -1, "e.generated") }
+
+// filterOn adds the conditions of f, but for trait filter skip (which the
+// caller answers by a join), comparing times on column gcol.
+func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol string) error {
 	b.add("e.namespace = ?", s.ns)
 	if f == nil {
 		return nil
 	}
 	if !f.Start.IsZero() {
-		b.add("e.generated >= ?", f.Start.UnixMicro())
+		b.add(gcol+" >= ?", f.Start.UnixMicro())
 	}
 	if !f.End.IsZero() {
-		b.add("e.generated < ?", f.End.UnixMicro())
+		b.add(gcol+" < ?", f.End.UnixMicro())
 	}
 	if f.EventType != "" {
 		b.add("e.event_type = ?", f.EventType)
@@ -145,33 +149,38 @@ func (s *Store) filter(b *builder, f *Filter) error {
 	if f.MessageID != "" {
 		b.add("e.message_id = ?", f.MessageID)
 	}
-	// The first equality filter drives the query through its value index;
-	// the others are probes of the trait table's primary key (event_id,
-	// name) for each candidate, so no filter materialises every event
-	// that matches it alone.
+	// Without a join, the first equality filter drives the query through
+	// its value index; the others are probes of the trait table's primary
+	// key (event_id, name) for each candidate, so no filter materialises
+	// every event that matches it alone.
 	drive := -1
-	for i, tf := range f.Traits {
-		if tf.Op == "" || tf.Op == OpEq {
-			drive = i
-			break
+	if skip < 0 {
+		for i, tf := range f.Traits {
+			if tf.Op == "" || tf.Op == OpEq {
+				drive = i
+				break
+			}
 		}
 	}
 	for i, tf := range f.Traits {
-		cond, arg, err := traitCondition(tf)
+		cond, arg, err := traitCondition(tf, "")
 		if err != nil {
 			return err
 		}
-		if i == drive {
+		switch i {
+		case skip:
+		case drive:
 			b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
-			continue
+		default:
+			b.add("EXISTS (SELECT 1 FROM event_trait WHERE event_id = e.id AND "+cond+")", arg...)
 		}
-		b.add("EXISTS (SELECT 1 FROM event_trait WHERE event_id = e.id AND "+cond+")", arg...)
 	}
 	return nil
 }
 
-// traitCondition is the trait index condition of one filter.
-func traitCondition(tf TraitFilter) (string, []any, error) {
+// traitCondition is the trait index condition of one filter, on columns
+// prefixed with prefix.
+func traitCondition(tf TraitFilter, prefix string) (string, []any, error) {
 	if tf.Name == "" {
 		return "", nil, fmt.Errorf("%w: trait filter without a trait name", ErrInvalid)
 	}
@@ -192,14 +201,19 @@ func traitCondition(tf TraitFilter) (string, []any, error) {
 		return "", nil, fmt.Errorf("trait filter: %w", err)
 	}
 	vs, vi, vf := traitColumns(t)
+	col, val := "v_float", vf
 	switch {
 	case vs != nil:
-		return "name = ? AND v_string " + sqlOp + " ? AND type = ?", []any{t.Name, vs, int64(typ)}, nil
+		col, val = "v_string", vs
 	case vi != nil:
-		return "name = ? AND v_int " + sqlOp + " ? AND type = ?", []any{t.Name, vi, int64(typ)}, nil
-	default:
-		return "name = ? AND v_float " + sqlOp + " ? AND type = ?", []any{t.Name, vf, int64(typ)}, nil
+		col, val = "v_int", vi
 	}
+	if col != "v_int" {
+		// Only strings have v_string and only floats v_float: a type
+		// condition would only mislead the planner's estimates.
+		return prefix + "name = ? AND " + prefix + col + " " + sqlOp + " ?", []any{t.Name, val}, nil
+	}
+	return prefix + "name = ? AND " + prefix + col + " " + sqlOp + " ? AND " + prefix + "type = ?", []any{t.Name, val, int64(typ)}, nil
 }
 
 // normalizedSort returns the sort keys with message_id appended as the
@@ -253,8 +267,33 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Sorted by time with an equality trait filter, the query walks that
+	// filter's value index, which is ordered by generated, and stops after
+	// the page: its cost does not grow with the events that match.
 	var b builder
-	if err := s.filter(&b, &q.Filter); err != nil {
+	from, gcol, drive := "event e", "e.generated", -1
+	if keys[0].Field == FieldGenerated {
+		for i, tf := range q.Traits {
+			if tf.Op == "" || tf.Op == OpEq {
+				drive = i
+				break
+			}
+		}
+	}
+	if drive >= 0 {
+		cond, args, err := traitCondition(q.Traits[drive], "d.")
+		if err != nil {
+			return nil, err
+		}
+		from, gcol = "event_trait d JOIN event e ON e.id = d.event_id", "d.generated"
+		if !s.pg {
+			// SQLite keeps the join order as written.
+			from = "event_trait d CROSS JOIN event e"
+			b.add("e.id = d.event_id")
+		}
+		b.add(cond, args...)
+	}
+	if err := s.filterOn(&b, &q.Filter, drive, gcol); err != nil {
 		return nil, err
 	}
 	if q.Marker != "" {
@@ -262,7 +301,7 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 			Generated int64  `db:"generated"`
 			MessageID string `db:"message_id"`
 		}
-		err := s.db.GetContext(ctx, &m, s.db.Rebind(`SELECT generated, message_id FROM event WHERE namespace = ? AND message_id = ?`), s.ns, q.Marker)
+		err := s.getRead(ctx, &m, `SELECT generated, message_id FROM event WHERE namespace = ? AND message_id = ?`, s.ns, q.Marker)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, fmt.Errorf("%w: %w: marker %q is no event of namespace %q: use the message_id of the last event of the previous page", ErrInvalid, ErrUnknownMarker, q.Marker, s.ns)
 		}
@@ -275,7 +314,7 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 		for i := range keys {
 			var ands []string
 			for j := 0; j <= i; j++ {
-				col, val := "e.generated", any(m.Generated)
+				col, val := gcol, any(m.Generated)
 				if keys[j].Field == FieldMessageID {
 					col, val = "e.message_id", any(m.MessageID)
 				}
@@ -299,12 +338,16 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 		if k.Desc {
 			dir = " DESC"
 		}
-		order = append(order, "e."+string(k.Field)+dir)
+		col := "e.message_id"
+		if k.Field == FieldGenerated {
+			col = gcol
+		}
+		order = append(order, col+dir)
 	}
 	b.args = append(b.args, limit)
 	rows := []eventRow{}
-	err = s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT `+eventColumns+` FROM event e WHERE `+b.where()+
-		` ORDER BY `+strings.Join(order, ", ")+` LIMIT ?`), b.args...)
+	err = s.selectRead(ctx, &rows, `SELECT `+eventColumns+` FROM `+from+` WHERE `+b.where()+
+		` ORDER BY `+strings.Join(order, ", ")+` LIMIT ?`, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events of namespace %q: %w", s.ns, err)
 	}
@@ -324,7 +367,7 @@ func (s *Store) Count(ctx context.Context, f *Filter) (int64, error) {
 		return 0, err
 	}
 	var n int64
-	if err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COUNT(*) FROM event e WHERE `+b.where()), b.args...); err != nil {
+	if err := s.getRead(ctx, &n, `SELECT COUNT(*) FROM event e WHERE `+b.where(), b.args...); err != nil {
 		return 0, fmt.Errorf("count events of namespace %q: %w", s.ns, err)
 	}
 	return n, nil
@@ -445,9 +488,9 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 	args := append([]any{p.Name}, b.args...)
 	args = append(args, limit)
 	var rows []valueRow
-	err = s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT DISTINCT t.type, t.v_string, t.v_int, t.v_float FROM event_trait t
+	err = s.selectRead(ctx, &rows, `SELECT DISTINCT t.type, t.v_string, t.v_int, t.v_float FROM event_trait t
 		WHERE t.name = ? AND t.event_id IN (SELECT e.id FROM event e WHERE `+b.where()+`)
-		ORDER BY t.type, t.v_string, t.v_int, t.v_float LIMIT ?`), args...)
+		ORDER BY t.type, t.v_string, t.v_int, t.v_float LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("distinct values of trait %q in namespace %q: %w", p.Name, s.ns, err)
 	}
@@ -469,7 +512,7 @@ func (s *Store) MinMax(ctx context.Context, f *Filter) (time.Time, time.Time, er
 		Min sql.NullInt64 `db:"min"`
 		Max sql.NullInt64 `db:"max"`
 	}
-	if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT MIN(e.generated) AS min, MAX(e.generated) AS max FROM event e WHERE `+b.where()), b.args...); err != nil {
+	if err := s.getRead(ctx, &r, `SELECT MIN(e.generated) AS min, MAX(e.generated) AS max FROM event e WHERE `+b.where(), b.args...); err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("min and max of generated in namespace %q: %w", s.ns, err)
 	}
 	if !r.Min.Valid {
@@ -497,9 +540,9 @@ func (s *Store) Watchdog(ctx context.Context, window time.Duration) ([]Activity,
 		EventType string        `db:"event_type"`
 		Last      sql.NullInt64 `db:"last"`
 	}
-	err := s.db.SelectContext(ctx, &rows, s.db.Rebind(`SELECT t.event_type,
+	err := s.selectRead(ctx, &rows, `SELECT t.event_type,
 		(SELECT MAX(e.generated) FROM event e WHERE e.namespace = t.namespace AND e.event_type = t.event_type) AS last
-		FROM event_type t WHERE t.namespace = ? ORDER BY t.event_type`), s.ns)
+		FROM event_type t WHERE t.namespace = ? ORDER BY t.event_type`, s.ns)
 	if err != nil {
 		return nil, fmt.Errorf("watchdog of namespace %q: %w", s.ns, err)
 	}
@@ -519,7 +562,7 @@ func (s *Store) Watchdog(ctx context.Context, window time.Duration) ([]Activity,
 // empty list.
 func (s *Store) EventTypes(ctx context.Context) ([]string, error) {
 	out := []string{}
-	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT event_type FROM event_type WHERE namespace = ? ORDER BY event_type`), s.ns); err != nil {
+	if err := s.selectRead(ctx, &out, `SELECT event_type FROM event_type WHERE namespace = ? ORDER BY event_type`, s.ns); err != nil {
 		return nil, fmt.Errorf("event types of namespace %q: %w", s.ns, err)
 	}
 	return out, nil
@@ -535,7 +578,7 @@ type TraitInfo struct {
 // by name; an unknown type has an empty list.
 func (s *Store) TraitTypes(ctx context.Context, eventType string) ([]TraitInfo, error) {
 	out := []TraitInfo{}
-	if err := s.db.SelectContext(ctx, &out, s.db.Rebind(`SELECT name, type FROM event_type_trait WHERE namespace = ? AND event_type = ? ORDER BY name, type`), s.ns, eventType); err != nil {
+	if err := s.selectRead(ctx, &out, `SELECT name, type FROM event_type_trait WHERE namespace = ? AND event_type = ? ORDER BY name, type`, s.ns, eventType); err != nil {
 		return nil, fmt.Errorf("trait types of event type %q in namespace %q: %w", eventType, s.ns, err)
 	}
 	return out, nil
@@ -573,7 +616,7 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 			N int64 `db:"n"`
 			B int64 `db:"b"`
 		}
-		if err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT COUNT(*) AS n, COALESCE(SUM(`+size+`), 0) AS b FROM event WHERE expires <= ?`), horizon); err != nil {
+		if err := s.getRead(ctx, &r, `SELECT COUNT(*) AS n, COALESCE(SUM(`+size+`), 0) AS b FROM event WHERE expires <= ?`, horizon); err != nil {
 			return 0, 0, fmt.Errorf("count expired events: %w", err)
 		}
 		return r.N, r.B, nil

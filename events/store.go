@@ -394,7 +394,7 @@ func (r *eventRow) event() (*Event, error) {
 // Get returns the event with a message_id; ErrNotFound when there is none.
 func (s *Store) Get(ctx context.Context, messageID string) (*Event, error) {
 	var r eventRow
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+eventColumns+` FROM event e WHERE e.namespace = ? AND e.message_id = ?`), s.ns, messageID)
+	err := s.getRead(ctx, &r, `SELECT `+eventColumns+` FROM event e WHERE e.namespace = ? AND e.message_id = ?`, s.ns, messageID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("event %q in namespace %q: %w", messageID, s.ns, ErrNotFound)
 	}

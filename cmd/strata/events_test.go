@@ -116,7 +116,7 @@ func TestEventsCommand(t *testing.T) {
 			out, _, err = runEvents(t, db, "", "show", "e1", "--format", "vertical")
 			require.NoError(t, err)
 			require.Contains(t, out, "node1")
-			require.Contains(t, out, `{"a":1}`)
+			require.Contains(t, out, `{"a": 1}`, "raw is kept as it came")
 
 			out, _, err = runEvents(t, db, "", "types")
 			require.NoError(t, err)

@@ -24,18 +24,21 @@ CREATE INDEX event_expires ON event (expires);
 -- The trait index: one row per trait, the value in the column of its type
 -- (type 1 string, 2 integer, 3 float, 4 datetime in v_int as microseconds),
 -- so trait filters are answered by an index, never by decoding values.
+-- generated repeats the event's time so that a value index yields its
+-- events in time order and a query stops after its page.
 CREATE TABLE event_trait (
-    event_id BIGINT           NOT NULL,
-    name     TEXT             NOT NULL,
+    event_id  BIGINT           NOT NULL,
+    name      TEXT             NOT NULL,
+    generated BIGINT           NOT NULL,
     type     SMALLINT         NOT NULL CHECK (type BETWEEN 1 AND 4),
     v_string TEXT,
     v_int    BIGINT,
     v_float  DOUBLE PRECISION,
     PRIMARY KEY (event_id, name)
 );
-CREATE INDEX event_trait_string ON event_trait (name, v_string, event_id) WHERE v_string IS NOT NULL;
-CREATE INDEX event_trait_int ON event_trait (name, v_int, event_id) WHERE v_int IS NOT NULL;
-CREATE INDEX event_trait_float ON event_trait (name, v_float, event_id) WHERE v_float IS NOT NULL;
+CREATE INDEX event_trait_string ON event_trait (name, v_string, generated, event_id) WHERE v_string IS NOT NULL;
+CREATE INDEX event_trait_int ON event_trait (name, v_int, generated, event_id) WHERE v_int IS NOT NULL;
+CREATE INDEX event_trait_float ON event_trait (name, v_float, generated, event_id) WHERE v_float IS NOT NULL;
 
 -- Dictionaries: event types and the trait names and types seen per type.
 CREATE TABLE event_type (

@@ -23,18 +23,21 @@ CREATE INDEX IF NOT EXISTS event_expires ON event (expires);
 -- The trait index: one row per trait, the value in the column of its type
 -- (type 1 string, 2 integer, 3 float, 4 datetime in v_int as microseconds),
 -- so trait filters are answered by an index, never by decoding values.
+-- generated repeats the event's time so that a value index yields its
+-- events in time order and a query stops after its page.
 CREATE TABLE IF NOT EXISTS event_trait (
-    event_id INTEGER NOT NULL,
-    name     TEXT    NOT NULL,
+    event_id  INTEGER NOT NULL,
+    name      TEXT    NOT NULL,
+    generated INTEGER NOT NULL,
     type     INTEGER NOT NULL CHECK (type BETWEEN 1 AND 4),
     v_string TEXT,
     v_int    INTEGER,
     v_float  REAL,
     PRIMARY KEY (event_id, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS event_trait_string ON event_trait (name, v_string) WHERE v_string IS NOT NULL;
-CREATE INDEX IF NOT EXISTS event_trait_int ON event_trait (name, v_int) WHERE v_int IS NOT NULL;
-CREATE INDEX IF NOT EXISTS event_trait_float ON event_trait (name, v_float) WHERE v_float IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_trait_string ON event_trait (name, v_string, generated) WHERE v_string IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_trait_int ON event_trait (name, v_int, generated) WHERE v_int IS NOT NULL;
+CREATE INDEX IF NOT EXISTS event_trait_float ON event_trait (name, v_float, generated) WHERE v_float IS NOT NULL;
 
 -- Dictionaries: event types and the trait names and types seen per type.
 CREATE TABLE IF NOT EXISTS event_type (
