@@ -212,3 +212,30 @@ func TestExampleChannel(t *testing.T) {
 		})
 	}
 }
+
+func TestJsonnetChannels(t *testing.T) {
+	t.Parallel()
+
+	f, err := taskmanager.LoadFile("../channel.jsonnet")
+	require.NoError(t, err)
+	require.Len(t, f.Channels, 2)
+	require.Equal(t, "provisioning_cloud", f.Channels[0].Name)
+	require.Equal(t, "provisioning_hpc", f.Channels[1].Name)
+
+	ctx := context.Background()
+	space, err := dataspace.Open(ctx, "sqlite://"+filepath.Join(t.TempDir(), "strata.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { space.Close() })
+	dir := t.TempDir()
+	for _, cc := range f.Channels {
+		for name, mc := range cc.Publishers {
+			mc.Parameters = taskmanager.Params(`{"path": "` + filepath.Join(dir, cc.Name+"-"+name+".jsonl") + `", "product": "requests"}`)
+		}
+		c, err := taskmanager.NewChannel(ctx, space, cc, &taskmanager.Config{Registry: registry(t)})
+		require.NoError(t, err)
+		res, err := c.RunCycle(ctx)
+		require.NoError(t, err)
+		require.Equal(t, cc.Name, res.Channel)
+		require.Contains(t, res.Decision.Facts, "over_budget")
+	}
+}
