@@ -269,19 +269,19 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 // prepare validates e and fills its defaults.
 func (s *Store) prepare(e *Event, now time.Time) error {
 	if strings.TrimSpace(e.EventType) == "" {
-		return fmt.Errorf("%w: event %q has no event_type", ErrInvalid, e.MessageID)
+		return fmt.Errorf("%w: %s has no event_type", ErrInvalid, eventName(e))
 	}
 	if len(e.Raw) > 0 && !json.Valid(e.Raw) {
-		return fmt.Errorf("%w: event %q: raw is not valid JSON", ErrInvalid, e.MessageID)
+		return fmt.Errorf("%w: %s: raw is not valid JSON", ErrInvalid, eventName(e))
 	}
 	names := make(map[string]bool, len(e.Traits))
 	for i, t := range e.Traits {
 		n, err := t.normalize()
 		if err != nil {
-			return fmt.Errorf("event %q: %w", e.MessageID, err)
+			return fmt.Errorf("%s: %w", eventName(e), err)
 		}
 		if names[n.Name] {
-			return fmt.Errorf("%w: event %q: trait %q appears twice", ErrInvalid, e.MessageID, n.Name)
+			return fmt.Errorf("%w: %s: trait %q appears twice", ErrInvalid, eventName(e), n.Name)
 		}
 		names[n.Name] = true
 		e.Traits[i] = n
@@ -305,6 +305,14 @@ func (s *Store) prepare(e *Event, now time.Time) error {
 		e.MessageID = id
 	}
 	return nil
+}
+
+// eventName names an event in errors.
+func eventName(e *Event) string {
+	if e.MessageID == "" {
+		return "event without message_id"
+	}
+	return fmt.Sprintf("event %q", e.MessageID)
 }
 
 // NewID returns a UUIDv7 whose timestamp is t, so ids sort by the time of
