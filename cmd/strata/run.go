@@ -72,7 +72,7 @@ func newModuleRegistry() (*taskmanager.Registry, error) {
 // file's "dataspace" section if any, then --db, $STRATA_DB, the default.
 func runConfig(g *globals) (*taskmanager.File, *dataspace.Config, error) {
 	if g.config == "" {
-		return nil, nil, errors.New("strata run needs --config FILE: a channel config such as examples/channel/channel.json")
+		return nil, nil, errors.New("--config FILE is required: a channel config such as examples/channel/channel.json")
 	}
 	file, err := taskmanager.LoadFile(g.config)
 	if err != nil {

@@ -123,7 +123,7 @@ func TestRunErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"NoConfig", []string{"run"}, "strata run needs --config FILE"},
+		{"NoConfig", []string{"run"}, "--config FILE is required"},
 		{"MissingFile", []string{"run", "--config", filepath.Join(dir, "nope.json")}, "nope.json"},
 		{"GraphError", []string{"run", "--config", bad}, `product "offer_fom" consumed by transform "c" is produced by no module`},
 		{"UnknownModule", []string{"run", "--config", unknown}, `no source module "nosuch" is registered`},

@@ -148,3 +148,14 @@ func ExampleEngine_Evaluate() {
 	// Output:
 	// {"facts":{"busy":true,"cheap":false,"want":true},"rules":{"buy":false,"wait":true,"want_more":true},"actions":["notifier"]}
 }
+
+func TestConsumes(t *testing.T) {
+	t.Parallel()
+
+	e, err := logic.New(&logic.Config{Facts: map[string]string{
+		"a": `sum(requests, .cores) >= demand.shortfall && len(filter(jobs, .queue == "gpu")) > 0`,
+		"b": `let limit = budget.max; any(offers, {#.price < limit}) || now() == nil || true`,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []string{"budget", "demand", "jobs", "offers", "requests"}, e.Consumes())
+}
