@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -148,6 +149,14 @@ func copyIn(ctx context.Context, tx *sqlx.Tx, stmt string, rows func(row func(ar
 // insertSQLite stores a batch with multi-row INSERTs on the single writer
 // connection (BEGIN IMMEDIATE, so the id allocation cannot race).
 func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, error) {
+	if _, done := memTemp.Load(s.db); !done {
+		// Multi-row INSERTs write statement journals; in memory they cost
+		// no file writes. The pragma only moves SQLite's temporary files.
+		if _, err := s.db.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+			return nil, fmt.Errorf("set temp_store: %w", err)
+		}
+		memTemp.Store(s.db, true)
+	}
 	var dups []string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		existing := map[string]bool{}
@@ -248,6 +257,9 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 	})
 	return dups, err
 }
+
+// memTemp records the SQLite writer pools whose temp_store is MEMORY.
+var memTemp sync.Map
 
 // placeholders returns rows groups of cols question marks: "(?, ?), (?, ?)";
 // with cols 1 and rows n, a plain list "?, ?".
