@@ -60,6 +60,10 @@ type Decision struct {
 	Rules map[string]bool `json:"rules"`
 	// Actions name the publishers to run, sorted, without repeats.
 	Actions []string `json:"actions"`
+	// Reasons say, per chosen publisher, which rules chose it: a rule
+	// name when the rule was true, "!rule" when it was false and chose the
+	// publisher through its false actions.
+	Reasons map[string][]string `json:"reasons,omitempty"`
 }
 
 // Products are the product values a module sees in one cycle: the ones it

@@ -16,7 +16,8 @@
 // the engine consumes. A rule names facts only: the configured ones and
 // those other rules set (its "facts" receive the rule's value), so rules
 // chain in dependency order. A true rule chooses its "actions", a false one
-// its "false_actions".
+// its "false_actions"; the decision records which rules chose each
+// publisher (Decision.Reasons).
 package logic
 
 import (
@@ -286,12 +287,16 @@ func (e *Engine) Evaluate(ctx context.Context, in *taskmanager.Products) (*taskm
 			facts[f] = b
 			d.Facts[f] = b
 		}
-		acts := r.Actions
+		acts, why := r.Actions, r.name
 		if !b {
-			acts = r.FalseActions
+			acts, why = r.FalseActions, "!"+r.name
 		}
 		for _, a := range acts {
 			chosen[a] = true
+			if d.Reasons == nil {
+				d.Reasons = map[string][]string{}
+			}
+			d.Reasons[a] = append(d.Reasons[a], why)
 		}
 	}
 	d.Actions = sorted(chosen)

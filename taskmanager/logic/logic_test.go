@@ -56,6 +56,7 @@ func TestEngine(t *testing.T) {
 		require.Equal(t, map[string]bool{"has_jobs": true, "big_demand": true, "over_budget": false, "need_resources": true}, d.Facts)
 		require.Equal(t, map[string]bool{"need": true, "provision": true, "alert": false}, d.Rules)
 		require.Equal(t, []string{"requests"}, d.Actions)
+		require.Equal(t, map[string][]string{"requests": {"provision"}}, d.Reasons)
 	})
 
 	t.Run("OverBudgetAlerts", func(t *testing.T) {
@@ -68,6 +69,7 @@ func TestEngine(t *testing.T) {
 		}))
 		require.NoError(t, err)
 		require.Equal(t, []string{"alert", "noop"}, d.Actions)
+		require.Equal(t, map[string][]string{"alert": {"alert"}, "noop": {"!provision"}}, d.Reasons)
 	})
 
 	t.Run("NoDemandChoosesFalseActions", func(t *testing.T) {
@@ -146,7 +148,7 @@ func ExampleEngine_Evaluate() {
 	out, _ := json.Marshal(d)
 	fmt.Println(string(out))
 	// Output:
-	// {"facts":{"busy":true,"cheap":false,"want":true},"rules":{"buy":false,"wait":true,"want_more":true},"actions":["notifier"]}
+	// {"facts":{"busy":true,"cheap":false,"want":true},"rules":{"buy":false,"wait":true,"want_more":true},"actions":["notifier"],"reasons":{"notifier":["wait"]}}
 }
 
 func TestConsumes(t *testing.T) {
