@@ -77,9 +77,12 @@ type JobQueueParams struct {
 }
 
 type jobQueue struct {
-	p  JobQueueParams
-	mu sync.Mutex
-	n  uint64
+	p        JobQueueParams
+	mu       sync.Mutex
+	rng      *rand.Rand
+	nextID   int
+	queue    []Job
+	capacity int
 }
 
 func newJobQueue(params taskmanager.Params) (taskmanager.Source, error) {
@@ -90,33 +93,48 @@ func newJobQueue(params taskmanager.Params) (taskmanager.Source, error) {
 	if q.p.MaxIdle < 0 || q.p.ProvisionedCores < 0 || len(q.p.Queues) == 0 {
 		return nil, fmt.Errorf("%w: jobqueue: max_idle and provisioned_cores must not be negative, queues not empty", taskmanager.ErrConfig)
 	}
+	q.rng = rand.New(rand.NewPCG(q.p.Seed, 0x6a6f6273))
+	q.capacity = q.p.ProvisionedCores
 	return q, nil
 }
 
 func (q *jobQueue) Produces() []string { return []string{"jobs", "capacity"} }
 
+// Acquire moves the simulated queue on by one step: about a third of the
+// idle jobs start running, new ones arrive, those left wait longer, and the
+// provisioned capacity drifts.
 func (q *jobQueue) Acquire(ctx context.Context) (map[string]any, error) {
 	q.mu.Lock()
-	q.n++
-	n := q.n
-	q.mu.Unlock()
-	rng := rand.New(rand.NewPCG(q.p.Seed, n))
-	idle := rng.IntN(q.p.MaxIdle + 1)
-	jobs := make([]Job, idle)
-	for i := range jobs {
-		cores := []int{1, 1, 2, 4, 8}[rng.IntN(5)]
-		jobs[i] = Job{
-			ID:          fmt.Sprintf("job-%d-%03d", n, i),
-			Queue:       q.p.Queues[rng.IntN(len(q.p.Queues))],
-			Cores:       cores,
-			MemoryGB:    float64(cores) * []float64{1, 2, 4}[rng.IntN(3)],
-			WaitMinutes: rng.IntN(240),
+	defer q.mu.Unlock()
+	rng := q.rng
+	kept := q.queue[:0:0]
+	for _, j := range q.queue {
+		if rng.Float64() < 0.35 {
+			continue // started running
 		}
+		j.WaitMinutes += 1 + rng.IntN(5)
+		kept = append(kept, j)
 	}
-	provisioned := q.p.ProvisionedCores/2 + rng.IntN(q.p.ProvisionedCores+1)
+	arrivals := rng.IntN(q.p.MaxIdle/2 + 1)
+	for range arrivals {
+		if len(kept) >= q.p.MaxIdle {
+			break
+		}
+		q.nextID++
+		cores := []int{1, 1, 2, 4, 8}[rng.IntN(5)]
+		kept = append(kept, Job{
+			ID:       fmt.Sprintf("job-%05d", q.nextID),
+			Queue:    q.p.Queues[rng.IntN(len(q.p.Queues))],
+			Cores:    cores,
+			MemoryGB: float64(cores) * []float64{1, 2, 4}[rng.IntN(3)],
+		})
+	}
+	q.queue = kept
+	lo, hi := q.p.ProvisionedCores/2, q.p.ProvisionedCores*3/2
+	q.capacity = min(hi, max(lo, q.capacity+rng.IntN(17)-8))
 	return map[string]any{
-		"jobs":     jobs,
-		"capacity": Capacity{Cores: provisioned, MemoryGB: float64(provisioned) * 2},
+		"jobs":     append([]Job{}, q.queue...),
+		"capacity": Capacity{Cores: q.capacity, MemoryGB: float64(q.capacity) * 2},
 	}, nil
 }
 
@@ -181,7 +199,7 @@ func (o *resourceOffers) Acquire(ctx context.Context) (map[string]any, error) {
 				continue // this site offers no such instance now
 			}
 			offers = append(offers, Offer{
-				OfferID:      fmt.Sprintf("%s/%s/%d", site, it.name, n),
+				OfferID:      site + "/" + it.name,
 				Site:         site,
 				InstanceType: it.name,
 				Cores:        it.cores,
