@@ -91,6 +91,7 @@ type ModuleError struct {
 	Err error
 }
 
+// Error says which module of which channel failed, and how.
 func (e *ModuleError) Error() string {
 	return fmt.Sprintf("channel %q: %s %q failed: %v", e.Channel, e.Kind, e.Module, e.Err)
 }

@@ -449,7 +449,8 @@ func TestMetrics(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		m, err := taskmanager.NewMetrics(reg)
 		require.NoError(t, err)
-		f := newFixture(t, "metered").source("src", "", counterSource("n")).transform("t", sumTransform("m", "n"))
+		f := newFixture(t, "metered").source("src", "", counterSource("n")).transform("t", sumTransform("m", "n")).
+			logic("le", `{"facts": {"big": "m > 0"}}`)
 		cfg := f.config(newFakeClock())
 		cfg.Metrics = m
 		c := f.channel(space, cfg)
@@ -464,6 +465,7 @@ func TestMetrics(t *testing.T) {
 		require.Equal(t, 1.0, got[`strata_module_state{channel="metered",kind="transform",module="t",state="OK"}`])
 		require.Equal(t, 1.0, got[`strata_module_run_seconds_count{channel="metered",kind="source",module="src"}`])
 		require.Contains(t, got, `strata_module_last_run_timestamp_seconds{channel="metered",kind="transform",module="t"}`)
+		require.Equal(t, 1.0, got[`strata_module_state{channel="metered",kind="logicengine",module="le",state="OK"}`])
 	})
 }
 

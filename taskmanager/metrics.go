@@ -2,6 +2,7 @@ package taskmanager
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -51,6 +52,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		generation: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "strata_channel_generation", Help: "Generation written by the last completed cycle.",
 		}, []string{"channel"}),
+		// kind is source, transform, logicengine or publisher.
 		moduleState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "strata_module_state", Help: "1 for the state the module is in (IDLE, RUNNING, OK, FAILED), 0 for the others.",
 		}, append(mod, "state")),
@@ -87,10 +89,15 @@ func (m *Metrics) setChannelState(channel string, s State) {
 	}
 }
 
+// kindLabel is a module kind as a label value: "logicengine", not
+// "logic engine".
+func kindLabel(kind string) string { return strings.ReplaceAll(kind, " ", "") }
+
 func (m *Metrics) setModuleState(channel, kind, module, s string) {
 	if m == nil {
 		return
 	}
+	kind = kindLabel(kind)
 	for _, st := range moduleStates {
 		v := 0.0
 		if st == s {
@@ -104,6 +111,7 @@ func (m *Metrics) moduleRan(channel, kind, module string, end time.Time, d time.
 	if m == nil {
 		return
 	}
+	kind = kindLabel(kind)
 	state := moduleOK
 	if err != nil {
 		state = moduleFailed
