@@ -28,6 +28,9 @@ import (
 type runFlags struct {
 	cycles int
 	addr   string
+	// addrSet says --addr was given: then a busy address is an error;
+	// the default one only gets a warning.
+	addrSet bool
 }
 
 func newRunCmd(g *globals) *cobra.Command {
@@ -50,6 +53,7 @@ is printed (--format json: one JSON object per cycle). Without it, strata run ru
 SIGINT or SIGTERM, then finishes or abandons the cycle in flight and exits.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.addrSet = cmd.Flags().Changed("addr")
 			return runChannels(cmd.Context(), g, f)
 		},
 	}
@@ -161,11 +165,16 @@ func runChannels(ctx context.Context, g *globals, f *runFlags) error {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	httpDone := make(chan error, 1)
+	var ln net.Listener
 	if f.addr != "" {
-		ln, err := net.Listen("tcp", f.addr)
-		if err != nil {
-			return fmt.Errorf("listen on %s: %w (is another strata run listening? pick another --addr, or --addr \"\" for none)", f.addr, err)
+		if ln, err = net.Listen("tcp", f.addr); err != nil {
+			if f.addrSet {
+				return fmt.Errorf("listen on %s: %w (is another strata run listening? pick another --addr, or --addr \"\" for none)", f.addr, err)
+			}
+			log.Warn("running without /healthz and /metrics: the default address is busy (set --addr)", "addr", f.addr, "error", err)
 		}
+	}
+	if ln != nil {
 		log.Info("listening", "url", "http://"+ln.Addr().String(), "endpoints", "/healthz /metrics")
 		srv := httpapi.New(space, &httpapi.Config{Gatherer: prom, Logger: log})
 		go func() { httpDone <- serveHTTP(runCtx, ln, srv) }()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -134,4 +135,16 @@ func TestRunErrors(t *testing.T) {
 			require.ErrorContains(t, err, tc.want)
 		})
 	}
+}
+
+func TestRunAddressBusy(t *testing.T) {
+	t.Parallel()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	dir := t.TempDir()
+	cfg := exampleChannelConfig(t, dir, nil)
+	_, _, err = runStrata(t, "run", "--config", cfg, "--db", sqliteURL(t), "--cycles", "1", "--addr", ln.Addr().String())
+	require.ErrorContains(t, err, "listen on "+ln.Addr().String())
 }
