@@ -541,8 +541,8 @@ func (c *Channel) RunCycle(ctx context.Context) (*CycleResult, error) {
 	res, err := c.cycle(ctx)
 	if res != nil {
 		c.completed(res)
-		c.setState(StateSteady)
 	}
+	c.setState(c.waitingState())
 	return res, err
 }
 
