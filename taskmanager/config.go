@@ -3,6 +3,7 @@ package taskmanager
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,6 +123,12 @@ func ParseJsonnet(name, src string) (*File, error) {
 func ParseFile(name string, data []byte) (*File, error) {
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(data, &top); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			line := 1 + bytes.Count(data[:se.Offset], []byte("\n"))
+			col := int(se.Offset) - bytes.LastIndexByte(data[:se.Offset], '\n') - 1
+			return nil, fmt.Errorf("%w: not valid JSON: line %d column %d: %v", ErrConfig, line, col, err)
+		}
 		return nil, fmt.Errorf("%w: not a JSON object: %v", ErrConfig, err)
 	}
 	f := &File{JSON: data}

@@ -78,7 +78,8 @@ func TestParseFile(t *testing.T) {
 		json string
 		want string
 	}{
-		{"NotJSON", `{"sources": `, "not a JSON object"},
+		{"NotJSON", "{\n  \"sources\": {,}}", "not valid JSON: line 2 column 15"},
+		{"NotAnObject", `[1, 2]`, "not a JSON object"},
 		{"NoChannel", `{"dataspace": {}}`, "no channel"},
 		{"Both", `{"sources": {"s": {"module": "m"}}, "channels": {}}`, `both "channels" and a top-level channel`},
 		{"NoSources", `{"publishers": {"p": {"module": "m"}}}`, "no sources"},
