@@ -54,7 +54,7 @@ type CycleResult struct {
 	// Started is when the cycle started, from the channel's clock.
 	Started time.Time `json:"started"`
 	// Duration is how long the cycle took, by the channel's clock.
-	Duration time.Duration `json:"duration"`
+	Duration time.Duration `json:"duration_ns"`
 	// ProductsWritten counts the products written, FactsKey and
 	// PublishersKey included.
 	ProductsWritten int `json:"products_written"`
