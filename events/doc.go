@@ -37,6 +37,11 @@
 // An invalid event is rejected and a known message_id reported as a
 // duplicate, per event; the others are stored.
 //
+// On SQLite every statement runs on the connection sqlite.DataSource.DB
+// returns, the single writer: reads wait while a batch is written (the
+// backend does not expose its reader pool). Read statements are prepared
+// once per database and reused.
+//
 // # Queries
 //
 // A Filter matches generated in [Start, End) (start included, end
@@ -46,7 +51,10 @@
 // always breaks ties), returns at most Limit events (default 100, at most
 // the store's MaxLimit) and pages by keyset: the Marker is the message_id
 // of the last event of the previous page, so pages stay stable while
-// events are inserted. Count, Delete, Distinct and MinMax take the same
+// events are inserted. Sorted by time with an equality trait filter, a
+// query walks that filter's value index (which holds each event's
+// generated time) in order and stops after its page, so its cost does not
+// grow with the number of events. Count, Delete, Distinct and MinMax take the same
 // filters. Watchdog says per type whether anything happened in the last N
 // seconds.
 //

@@ -345,19 +345,46 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 		order = append(order, col+dir)
 	}
 	b.args = append(b.args, limit)
-	rows := []eventRow{}
-	err = s.selectRead(ctx, &rows, `SELECT `+eventColumns+` FROM `+from+` WHERE `+b.where()+
+	out, err := s.queryEvents(ctx, `SELECT `+eventColumns+` FROM `+from+` WHERE `+b.where()+
 		` ORDER BY `+strings.Join(order, ", ")+` LIMIT ?`, b.args...)
 	if err != nil {
 		return nil, fmt.Errorf("query events of namespace %q: %w", s.ns, err)
 	}
-	out := make([]*Event, len(rows))
-	for i := range rows {
-		if out[i], err = rows[i].event(); err != nil {
+	return out, nil
+}
+
+// queryEvents runs a read of eventColumns and decodes each row, scanning
+// by hand: reflection would cost more than the decoding.
+func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*Event, error) {
+	query = s.db.Rebind(query)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.db.QueryContext(ctx, query, args...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*Event{}
+	for rows.Next() {
+		var r eventRow
+		if err := rows.Scan(&r.ID, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
+			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
 			return nil, err
 		}
+		e, err := r.event()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
 	}
-	return out, nil
+	return out, rows.Err()
 }
 
 // Count returns how many events match f.
