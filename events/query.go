@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Op is a comparison of a trait filter.
@@ -402,6 +403,19 @@ func (s *Store) Count(ctx context.Context, f *Filter) (int64, error) {
 
 // deleteIDs removes events and their trait index rows by id, in tx.
 func (s *Store) deleteIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+	if s.pg {
+		if len(ids) == 0 {
+			return nil
+		}
+		arr := pq.Int64Array(ids)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event_trait WHERE event_id = ANY($1::bigint[])`, arr); err != nil {
+			return fmt.Errorf("delete event traits: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM event WHERE id = ANY($1::bigint[])`, arr); err != nil {
+			return fmt.Errorf("delete events: %w", err)
+		}
+		return nil
+	}
 	for start := 0; start < len(ids); start += 500 {
 		chunk := ids[start:min(start+500, len(ids))]
 		args := make([]any, len(chunk))
@@ -666,10 +680,10 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 				ids[i] = g.ID
 				batchBytes += g.Size
 			}
-			n = len(ids)
 			if err := s.deleteIDs(ctx, tx, ids); err != nil {
 				return err
 			}
+			n = len(ids)
 			if n < batch {
 				return pruneDictionaries(ctx, tx, "")
 			}
