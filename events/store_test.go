@@ -326,6 +326,39 @@ func TestQuery(t *testing.T) {
 				require.Equal(t, tc.want, paged, "paged %v", tc.sort)
 			}
 		})
+		t.Run("PagesOfAnIndexedTraitFilter", func(t *testing.T) {
+			t.Parallel()
+			s, _ := open(t, nil)
+			evs := sample(40)
+			// Two events at the same time: message_id breaks the tie.
+			evs[5].Generated, evs[8].Generated = evs[4].Generated, evs[4].Generated
+			evs[5].Traits[0].Value, evs[8].Traits[0].Value, evs[4].Traits[0].Value = "host1", "host1", "host1"
+			record(t, s, evs)
+			for _, desc := range []bool{false, true} {
+				keys := []SortKey{{Field: FieldGenerated, Desc: desc}}
+				filter := Filter{Traits: []TraitFilter{{Name: "host", Value: "host1"}, {Name: "count", Op: OpLt, Type: TypeInteger, Value: "30"}}}
+				all, err := s.Query(ctx, &Query{Filter: filter, Sort: keys})
+				require.NoError(t, err)
+				require.Len(t, all, 12)
+				var paged []string
+				marker := ""
+				for {
+					page, err := s.Query(ctx, &Query{Filter: filter, Sort: keys, Limit: 3, Marker: marker})
+					require.NoError(t, err)
+					paged = append(paged, ids(page)...)
+					if len(page) < 3 {
+						break
+					}
+					marker = page[len(page)-1].MessageID
+				}
+				require.Equal(t, ids(all), paged, "desc=%v", desc)
+				if desc {
+					require.Equal(t, "m028", paged[0])
+				} else {
+					require.Equal(t, []string{"m001", "m004", "m005", "m008", "m007"}, paged[:5])
+				}
+			}
+		})
 		t.Run("LimitDefaultAndMaximum", func(t *testing.T) {
 			t.Parallel()
 			s, _ := open(t, &Config{MaxLimit: 150})
