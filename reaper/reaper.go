@@ -24,7 +24,6 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/strata-dataspace/strata/datasource"
-	"github.com/strata-dataspace/strata/datasource/sqlite"
 	"github.com/strata-dataspace/strata/dataspace"
 )
 
@@ -421,13 +420,9 @@ func (r *Reaper) run(ctx context.Context, rep *Report) error {
 	var errs []error
 	var res *datasource.DataDeleteResult
 	var err error
-	if sq, ok := r.space.DataSource().(*sqlite.DataSource); ok && !rep.DryRun {
-		res, err = r.reapSQLite(ctx, sq.DB(), rep.Horizon, rep.BatchSize, rep)
-	} else {
-		res, err = r.space.DataSource().DataDeleteBefore(ctx, &datasource.DataDeleteParams{
-			Horizon: rep.Horizon, BatchSize: rep.BatchSize, DryRun: rep.DryRun,
-		})
-	}
+	res, err = r.space.DataSource().DataDeleteBefore(ctx, &datasource.DataDeleteParams{
+		Horizon: rep.Horizon, BatchSize: rep.BatchSize, DryRun: rep.DryRun,
+	})
 	if res != nil {
 		rep.Generations.Rows += res.Generations
 		rep.ProductVersions.Rows += res.ProductVersions
