@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 
 	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/datasource"
 	"github.com/strata-dataspace/strata/dataspace"
 )
 
@@ -43,7 +44,24 @@ type Config struct {
 	// started writing may go on after shutdown was asked for. Zero means
 	// ShutdownTimeoutDefault.
 	ShutdownTimeout time.Duration
+	// WriteRetries is how many times a cycle's write (the duplicate of the
+	// newest generation, then the one transaction of its products) is tried
+	// again after a failure that may be transient: any datasource failure
+	// but ErrInvalid, ErrSealed, ErrExists, ErrNotFound and ErrClosed. Zero
+	// means WriteRetriesDefault; negative means no retry. When the retries
+	// are spent the channel goes to ERROR.
+	WriteRetries int
+	// WriteRetryDelay is the wait, by the channel's clock, before the first
+	// retry of a cycle's write; it doubles at each retry. Zero means
+	// WriteRetryDelayDefault.
+	WriteRetryDelay time.Duration
 }
+
+// WriteRetriesDefault is Config.WriteRetries when zero.
+const WriteRetriesDefault = 4
+
+// WriteRetryDelayDefault is Config.WriteRetryDelay when zero.
+const WriteRetryDelayDefault = time.Second
 
 // CycleResult describes one completed decision cycle.
 type CycleResult struct {
@@ -188,6 +206,15 @@ func NewChannel(ctx context.Context, space *dataspace.DataSpace, cc *ChannelConf
 	}
 	if c.cfg.ShutdownTimeout <= 0 {
 		c.cfg.ShutdownTimeout = ShutdownTimeoutDefault
+	}
+	switch {
+	case c.cfg.WriteRetries == 0:
+		c.cfg.WriteRetries = WriteRetriesDefault
+	case c.cfg.WriteRetries < 0:
+		c.cfg.WriteRetries = 0
+	}
+	if c.cfg.WriteRetryDelay <= 0 {
+		c.cfg.WriteRetryDelay = WriteRetryDelayDefault
 	}
 	reg := c.cfg.Registry
 	build := func(kind, name string, mc *ModuleConfig, f func() (consumes, produces []string, err error)) (module, error) {
@@ -730,11 +757,16 @@ func (c *Channel) cycle(ctx context.Context) (*CycleResult, error) {
 	wctx, done := c.writeContext(ctx)
 	defer done()
 	if !c.fresh {
-		next, err := c.block.Duplicate(wctx)
+		err := c.retryWrite(wctx, "duplicate", func() error {
+			next, err := c.block.Duplicate(wctx)
+			if err == nil {
+				c.block, c.fresh = next, true
+			}
+			return err
+		})
 		if err != nil {
 			return nil, &errFramework{err}
 		}
-		c.block, c.fresh = next, true
 	}
 
 	status := make(map[string]*PublisherStatus, len(c.publishers))
@@ -769,7 +801,7 @@ func (c *Channel) cycle(ctx context.Context) (*CycleResult, error) {
 		items = append(items, datablock.Item{Key: k, Value: written[k], Metadata: meta})
 	}
 	items = append(items, datablock.Item{Key: PublishersKey, Value: status, Metadata: meta})
-	if err := c.block.PutItems(wctx, items...); err != nil {
+	if err := c.retryWrite(wctx, "put products", func() error { return c.block.PutItems(wctx, items...) }); err != nil {
 		return nil, &errFramework{err}
 	}
 	c.fresh = false
@@ -782,6 +814,42 @@ func (c *Channel) cycle(ctx context.Context) (*CycleResult, error) {
 		ProductsWritten: len(items), Sources: sources, Publishers: ran, Decision: decision,
 	}
 	return res, errors.Join(errs...)
+}
+
+// retryWrite runs op, a write of the cycle that is one transaction (so a
+// failed attempt left nothing behind), and runs it again after a failure
+// that may be transient: up to WriteRetries times, waiting WriteRetryDelay
+// by the channel's clock, doubled each time. It gives up when wctx ends.
+func (c *Channel) retryWrite(wctx context.Context, what string, op func() error) error {
+	delay := c.cfg.WriteRetryDelay
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || attempt > c.cfg.WriteRetries || !transient(err) || wctx.Err() != nil {
+			if err != nil && attempt > 1 {
+				err = fmt.Errorf("%w (after %d attempts)", err, attempt)
+			}
+			return err
+		}
+		c.log.Warn("cycle write failed, retrying", "write", what, "attempt", attempt, "wait", delay, "error", err)
+		c.cfg.Metrics.writeRetry(c.name)
+		select {
+		case <-c.clock.After(delay):
+		case <-wctx.Done():
+			return fmt.Errorf("%w (gave up retrying: %w)", err, wctx.Err())
+		}
+		delay *= 2
+	}
+}
+
+// transient says whether a failed write may succeed when tried again.
+func transient(err error) bool {
+	for _, permanent := range []error{datasource.ErrInvalid, datasource.ErrSealed, datasource.ErrExists,
+		datasource.ErrNotFound, datasource.ErrClosed, datablock.ErrTooLarge, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, permanent) {
+			return false
+		}
+	}
+	return true
 }
 
 // writeContext returns a context for the writing part of a cycle: not

@@ -30,6 +30,7 @@ type Metrics struct {
 	moduleLastRun  *prometheus.GaugeVec
 	moduleSeconds  *prometheus.HistogramVec
 	moduleFailures *prometheus.CounterVec
+	writeRetries   *prometheus.CounterVec
 }
 
 // NewMetrics creates the metrics and registers them with reg.
@@ -66,9 +67,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		moduleFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "strata_module_failures_total", Help: "Module runs that returned an error.",
 		}, mod),
+		writeRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "strata_channel_write_retries_total", Help: "Cycle writes tried again after a datasource failure that may be transient.",
+		}, []string{"channel"}),
 	}
 	for _, c := range []prometheus.Collector{m.channelState, m.cycles, m.cycleSeconds, m.lastCycle, m.generation,
-		m.moduleState, m.moduleLastRun, m.moduleSeconds, m.moduleFailures} {
+		m.moduleState, m.moduleLastRun, m.moduleSeconds, m.moduleFailures, m.writeRetries} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register taskmanager metrics: %w", err)
 		}
@@ -127,6 +131,13 @@ func (m *Metrics) cycle(channel, result string) {
 		return
 	}
 	m.cycles.WithLabelValues(channel, result).Inc()
+}
+
+func (m *Metrics) writeRetry(channel string) {
+	if m == nil {
+		return
+	}
+	m.writeRetries.WithLabelValues(channel).Inc()
 }
 
 func (m *Metrics) cycleDone(channel string, started time.Time, d time.Duration, gen int64) {

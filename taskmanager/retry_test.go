@@ -1,0 +1,126 @@
+package taskmanager_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/taskmanager"
+)
+
+// failProductWrites makes every product insert of space fail with an error
+// that maps to no datasource sentinel (as a lost connection or a full disk
+// would), until the returned function is called.
+func failProductWrites(t *testing.T, space *dataspace.DataSpace) (heal func()) {
+	t.Helper()
+	ctx := context.Background()
+	db := space.DataSource().(interface{ DB() *sqlx.DB }).DB()
+	var create, drop []string
+	if space.Backend() == "postgres" {
+		create = []string{
+			`CREATE FUNCTION strata_test_fail() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN RAISE EXCEPTION 'disk hiccup (test)'; END $$`,
+			`CREATE TRIGGER strata_test_fail BEFORE INSERT ON product FOR EACH ROW EXECUTE FUNCTION strata_test_fail()`,
+		}
+		drop = []string{`DROP TRIGGER strata_test_fail ON product`, `DROP FUNCTION strata_test_fail()`}
+	} else {
+		create = []string{`CREATE TRIGGER strata_test_fail BEFORE INSERT ON product
+			BEGIN SELECT RAISE(ABORT, 'disk hiccup (test)'); END`}
+		drop = []string{`DROP TRIGGER strata_test_fail`}
+	}
+	for _, q := range create {
+		_, err := db.ExecContext(ctx, q)
+		require.NoError(t, err)
+	}
+	return func() {
+		for _, q := range drop {
+			_, err := db.ExecContext(ctx, q)
+			require.NoError(t, err)
+		}
+	}
+}
+
+func TestTransientWriteFailureIsRetried(t *testing.T) {
+	t.Parallel()
+
+	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		rec := &recorder{}
+		f := newFixture(t, "retried").source("src", "1m", counterSource("n")).publisher("pub", rec.publisher("n"))
+		cfg := f.config(clock)
+		cfg.MaxCycles = 2
+		var results []*taskmanager.CycleResult
+		cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
+		c := f.channel(space, cfg)
+
+		// Cycle 1 is a new instance's first generation: its one write fails
+		// and is retried after WriteRetryDelayDefault, by the channel's clock.
+		heal := failProductWrites(t, space)
+		done := runAsync(ctx, c)
+		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t))
+		require.Equal(t, taskmanager.StateActive, c.State())
+		heal()
+		clock.Advance(taskmanager.WriteRetryDelayDefault)
+		require.Equal(t, time.Minute-taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t), "next source run")
+
+		// Cycle 2 duplicates first: the duplicate succeeds, the product
+		// write fails twice (waits of 1 s, then 2 s) and then succeeds.
+		heal = failProductWrites(t, space)
+		clock.Advance(time.Minute - taskmanager.WriteRetryDelayDefault)
+		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t))
+		clock.Advance(taskmanager.WriteRetryDelayDefault)
+		require.Equal(t, 2*taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t))
+		heal()
+		clock.Advance(2 * taskmanager.WriteRetryDelayDefault)
+		require.NoError(t, waitDone(t, done))
+
+		require.Len(t, results, 2)
+		require.Equal(t, []int64{1, 2}, []int64{results[0].Generation, results[1].Generation})
+		require.Equal(t, []int64{1, 2}, rec.seen(), "each publisher ran once per cycle")
+		b, err := space.DataBlock(ctx, "retried")
+		require.NoError(t, err)
+		require.Equal(t, int64(2), b.Generation())
+		n, err := datablock.Get[int](ctx, b, "n")
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, taskmanager.StateShutdown, c.State())
+	})
+}
+
+func TestPersistentWriteFailureIsAnErrorAfterTheRetries(t *testing.T) {
+	t.Parallel()
+
+	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
+		ctx := context.Background()
+		clock := newFakeClock()
+		f := newFixture(t, "doomed").source("src", "", counterSource("n"))
+		cfg := f.config(clock)
+		cfg.WriteRetries = 2
+		cfg.WriteRetryDelay = time.Second
+		c := f.channel(space, cfg)
+		failProductWrites(t, space)
+		done := runAsync(ctx, c)
+		require.Equal(t, time.Second, clock.waitBlocked(t))
+		clock.Advance(time.Second)
+		require.Equal(t, 2*time.Second, clock.waitBlocked(t))
+		clock.Advance(2 * time.Second)
+		err := waitDone(t, done)
+		require.ErrorContains(t, err, "disk hiccup (test)")
+		require.ErrorContains(t, err, "after 3 attempts")
+		require.NotErrorIs(t, err, taskmanager.ErrModule)
+		require.Equal(t, taskmanager.StateError, c.State())
+		_, err = space.TaskManager(ctx, "doomed")
+		require.NoError(t, err)
+		b, err := space.DataBlock(ctx, "doomed")
+		require.NoError(t, err)
+		keys, err := b.Keys(ctx)
+		require.NoError(t, err)
+		require.Empty(t, keys, "no product of the failed cycle was written")
+	})
+}
