@@ -19,7 +19,8 @@
 // Sources run on their schedules. When every source has delivered once and
 // at least one delivered anew, a decision cycle runs:
 //
-//  1. the transforms run in dependency order, independent ones in parallel;
+//  1. the transforms run in dependency order, independent ones in parallel,
+//     on the new source products and the products of earlier cycles;
 //  2. the logic engine evaluates its facts and rules (package logic);
 //  3. the newest generation is duplicated (no product is copied: products
 //     not rewritten are inherited), unless it is a new instance's first;
@@ -28,6 +29,29 @@
 //  5. the new source products, the transforms' products, FactsKey (the
 //     Decision) and PublishersKey (each publisher's PublisherStatus) are
 //     written in one transaction, with metadata state END_CYCLE.
+//
+// DESIGN.md describes the cycle as "put source products, duplicate,
+// transforms, logic engine, publishers". The products are the same, but
+// the framework keeps them in memory until step 5 so that each cycle is one
+// atomic write: a generation holds the whole cycle (its source products,
+// everything derived from them, the facts and the publishers' status) or
+// nothing of it. Hence the order:
+//
+//   - transforms and the logic engine run before anything is written, so a
+//     module failure (cycle skipped) or a shutdown up to then leaves no
+//     trace in the datasource, not a half-filled generation;
+//   - the duplicate comes before the publishers, so publishers never act
+//     on a cycle whose generation the datasource refused (a sealed or
+//     vanished instance);
+//   - the publishers run before the write, so their status is part of the
+//     same transaction as the products they acted on.
+//
+// The write (step 3 and step 5, each one transaction) is tried again with
+// backoff, by the channel's clock, after a datasource failure that may be
+// transient (Config.WriteRetries); publishers are not run again. If the
+// retries are spent, or the failure is not transient (datasource.ErrInvalid,
+// ErrSealed, ErrClosed…), the channel goes to ERROR; the generation opened
+// in step 3 then stays empty and the next run of the channel writes into it.
 //
 // A failure of a module is logged with its name and handled by the
 // channel's failure policy: skip the cycle (default) or take the channel
