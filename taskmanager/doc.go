@@ -50,8 +50,9 @@
 // backoff, by the channel's clock, after a datasource failure that may be
 // transient (Config.WriteRetries); publishers are not run again. If the
 // retries are spent, or the failure is not transient (datasource.ErrInvalid,
-// ErrSealed, ErrClosed…), the channel goes to ERROR; the generation opened
-// in step 3 then stays empty and the next run of the channel writes into it.
+// ErrSealed, ErrClosed…), the channel goes to ERROR; a generation opened in
+// step 3 then holds only what it inherited from the one before (no product
+// of its own), and a later run of the channel starts the next one.
 //
 // A failure of a module is logged with its name and handled by the
 // channel's failure policy: skip the cycle (default) or take the channel
