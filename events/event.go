@@ -88,7 +88,8 @@ func (t *TraitType) UnmarshalJSON(b []byte) error {
 }
 
 // Trait is one typed attribute of an event. Value is a string, an int64, a
-// float64 or a time.Time (UTC, microseconds), matching Type.
+// float64 or a time.Time (UTC, microseconds), matching Type; a string is
+// parsed as Type. Type zero means the type of Value's Go type.
 type Trait struct {
 	Name  string
 	Type  TraitType
@@ -164,6 +165,18 @@ func ParseValue(t TraitType, s string) (any, error) {
 func (t Trait) normalize() (Trait, error) {
 	if t.Name == "" {
 		return t, fmt.Errorf("%w: trait without a name", ErrInvalid)
+	}
+	if t.Type == 0 {
+		switch t.Value.(type) {
+		case string:
+			t.Type = TypeString
+		case int, int32, int64:
+			t.Type = TypeInteger
+		case float32, float64:
+			t.Type = TypeFloat
+		case time.Time:
+			t.Type = TypeDatetime
+		}
 	}
 	bad := func() (Trait, error) {
 		return t, fmt.Errorf("%w: trait %q: value %v (%T) does not fit type %s", ErrInvalid, t.Name, t.Value, t.Value, t.Type)

@@ -236,12 +236,15 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 			return err
 		}
 		types, tt := dictionaries(kept)
-		targs := make([]any, 0, 2*len(types))
-		for _, t := range types {
-			targs = append(targs, s.ns, t)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) VALUES `+placeholders(len(types), 2)+` ON CONFLICT DO NOTHING`, targs...); err != nil {
-			return fmt.Errorf("record event types: %w", err)
+		for start := 0; start < len(types); start += 500 {
+			chunk := types[start:min(start+500, len(types))]
+			targs := make([]any, 0, 2*len(chunk))
+			for _, t := range chunk {
+				targs = append(targs, s.ns, t)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) VALUES `+placeholders(len(chunk), 2)+` ON CONFLICT DO NOTHING`, targs...); err != nil {
+				return fmt.Errorf("record event types: %w", err)
+			}
 		}
 		for start := 0; start < len(tt); start += 500 {
 			chunk := tt[start:min(start+500, len(tt))]

@@ -46,7 +46,8 @@ type TraitFilter struct {
 	Name string
 	// Op is the comparison; empty means eq.
 	Op Op
-	// Type is the trait's type; zero means string.
+	// Type is the trait's type; zero means string for a string Value,
+	// else the type of Value's Go type.
 	Type TraitType
 	// Value is compared with the trait: a string is parsed as Type, or a
 	// value of the type itself (int64, float64, time.Time).
@@ -193,14 +194,11 @@ func traitCondition(tf TraitFilter, prefix string) (string, []any, error) {
 	if !ok {
 		return "", nil, fmt.Errorf("%w: trait filter on %q: operator %q: want eq, ne, lt, le, gt or ge", ErrInvalid, tf.Name, tf.Op)
 	}
-	typ := tf.Type
-	if typ == 0 {
-		typ = TypeString
-	}
-	t, err := Trait{Name: tf.Name, Type: typ, Value: tf.Value}.normalize()
+	t, err := Trait{Name: tf.Name, Type: tf.Type, Value: tf.Value}.normalize()
 	if err != nil {
 		return "", nil, fmt.Errorf("trait filter: %w", err)
 	}
+	typ := t.Type
 	vs, vi, vf := traitColumns(t)
 	col, val := "v_float", vf
 	switch {

@@ -191,6 +191,18 @@ func TestRecord(t *testing.T) {
 			require.NoError(t, err)
 			require.EqualValues(t, 3, n)
 		})
+		t.Run("LargeBatchOfManyTypes", func(t *testing.T) {
+			t.Parallel()
+			s, _ := open(t, nil)
+			var evs []*Event
+			for i := range 1200 {
+				evs = append(evs, &Event{EventType: fmt.Sprintf("type.%04d", i), Traits: []Trait{{Name: fmt.Sprintf("t%d", i%700), Value: "v"}}})
+			}
+			record(t, s, evs)
+			types, err := s.EventTypes(context.Background())
+			require.NoError(t, err)
+			require.Len(t, types, 1200)
+		})
 		t.Run("NamespacesAreSeparate", func(t *testing.T) {
 			t.Parallel()
 			s, _ := open(t, nil)
