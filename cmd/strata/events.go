@@ -53,7 +53,7 @@ func newEventsCmd(g *globals) *cobra.Command {
 		Use:   "events",
 		Short: "Record, query and expire events (Panko-style), stored as products",
 	}
-	cmd.PersistentFlags().StringVar(&f.namespace, "namespace", "", "event namespace (default "+events.NamespaceDefault+")")
+	cmd.PersistentFlags().StringVar(&f.namespace, "namespace", "", "event namespace (empty means "+events.NamespaceDefault+")")
 	cmd.AddCommand(
 		newEventsRecordCmd(g, f),
 		newEventsQueryCmd(g, f),
