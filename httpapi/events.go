@@ -79,6 +79,12 @@ func baseURL(r *http.Request) string {
 
 // versions is Panko's version document.
 func (s *Server) versions(w http.ResponseWriter, r *http.Request) {
+	// A browser asks for HTML: send it to the page. API clients (the
+	// OpenStack client among them) get the version document.
+	if accept := r.Header.Get("Accept"); strings.Contains(accept, "text/html") {
+		http.Redirect(w, r, "/ui/", http.StatusFound)
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"versions": map[string]any{"values": []any{versionV2(r)}}})
 }
 

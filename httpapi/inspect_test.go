@@ -287,3 +287,29 @@ func TestInspectAPIStreamsLargeProducts(t *testing.T) {
 		})
 	}
 }
+
+// A browser opening the server's root lands on the page; API clients keep
+// getting the Panko version document there.
+func TestRootServesBrowsersThePage(t *testing.T) {
+	t.Parallel()
+	srv := inspectServer(t, "sqlite", false)
+
+	req, err := http.NewRequest(http.MethodGet, srv.URL+"/", nil)
+	require.NoError(t, err)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "/ui/", resp.Request.URL.Path, "redirected to the page")
+	require.Contains(t, string(body), `<h1 id="title">Overview</h1>`)
+
+	resp, err = http.Get(srv.URL + "/")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+	require.Contains(t, string(body), `"versions"`)
+}

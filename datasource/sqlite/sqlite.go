@@ -263,6 +263,11 @@ func (s *DataSource) sel(ctx context.Context, dst any, q string, args ...any) er
 	return st.SelectContext(ctx, dst, args...)
 }
 
+// Reader returns the reader pool (query_only connections; the writer itself
+// for an in-memory database), for tools that read with raw SQL beside a
+// writer.
+func (s *DataSource) Reader() *sqlx.DB { return s.r }
+
 // DB returns the writer pool, for benchmarks and tools that need raw SQL.
 func (s *DataSource) DB() *sqlx.DB { return s.w }
 
