@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/strata-dataspace/strata/dataspace"
 	"github.com/strata-dataspace/strata/inspect"
 )
 
@@ -79,18 +80,23 @@ func intParam(r *http.Request, name string) (int64, error) {
 	return n, nil
 }
 
-// timeParam reads an optional RFC 3339 time (or a date) query parameter.
-func timeParam(r *http.Request, name string) (time.Time, error) {
+// timeParam reads an optional time query parameter as `strata inspect
+// history` reads --since/--until: an RFC 3339 time, a date, or a duration
+// ago ("36h", "7d") on the server's clock.
+func (s *Server) timeParam(r *http.Request, name string) (time.Time, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		return time.Time{}, nil
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02"} {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
 		if t, err := time.Parse(layout, v); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w %s=%q: want an RFC 3339 time such as 2026-01-02T15:04:05Z or a date", errBadParam, name, v)
+	if d, err := dataspace.ParseDurationString(v); err == nil && d >= 0 {
+		return s.cfg.Clock().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("%w %s=%q: want a time (2026-01-02T15:04:05Z, 2026-01-02) or a duration ago (36h, 7d)", errBadParam, name, v)
 }
 
 // stream writes a JSON document piece by piece. Nothing reaches the client
@@ -341,8 +347,8 @@ func (s *Server) apiHistory(w http.ResponseWriter, r *http.Request) {
 	p := &inspect.HistoryParams{Name: r.PathValue("name"), Key: r.PathValue("key")}
 	var err error
 	var limit int64
-	if p.Since, err = timeParam(r, "since"); err == nil {
-		if p.Until, err = timeParam(r, "until"); err == nil {
+	if p.Since, err = s.timeParam(r, "since"); err == nil {
+		if p.Until, err = s.timeParam(r, "until"); err == nil {
 			limit, err = intParam(r, "limit")
 		}
 	}

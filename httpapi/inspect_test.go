@@ -128,6 +128,13 @@ func TestInspectAPI(t *testing.T) {
 				require.Len(t, v["versions"], 1)
 				v = ok(t, "/api/taskmanagers/jobs/products/jobs/history?until=2026-01-02T03:04:30Z").(map[string]any)
 				require.Len(t, v["versions"], 1)
+				// A duration ago, as the CLI's --since takes it, on the server's
+				// clock (T0 + 1h): 59m30s ago is 03:04:30, after generation 1.
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs/history?since=59m30s").(map[string]any)
+				require.Len(t, v["versions"], 1)
+				require.EqualValues(t, 2, v["versions"].([]any)[0].(map[string]any)["from_generation"])
+				v = ok(t, "/api/taskmanagers/jobs/products/jobs/history?since=1d").(map[string]any)
+				require.Len(t, v["versions"], 2)
 			})
 
 			t.Run("Diff", func(t *testing.T) {

@@ -378,6 +378,12 @@ func newInspectDiffCmd(g *globals) *cobra.Command {
 	}
 }
 
+// age is how long ago t was, to the second, as text ("1h2m3s") in every
+// format: a time.Duration would be nanoseconds in JSON and "17s" in a table.
+func age(now, t time.Time) string {
+	return now.Sub(t).Truncate(time.Second).String()
+}
+
 func newInspectStatusCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
@@ -391,7 +397,7 @@ func newInspectStatusCmd(g *globals) *cobra.Command {
 				}
 				t := &output.Table{Columns: []string{"kind", "name", "last_generation", "last_cycle", "age", "products", "state", "detail"}}
 				for _, tm := range st.TaskManagers {
-					t.Add("taskmanager", tm.Name, tm.LastGeneration, tm.LastCycle, st.Now.Sub(tm.LastCycle).Truncate(time.Second), tm.Products, nil, nil)
+					t.Add("taskmanager", tm.Name, tm.LastGeneration, tm.LastCycle, age(st.Now, tm.LastCycle), tm.Products, nil, nil)
 				}
 				r := st.Reaper
 				if r.Found {
@@ -400,7 +406,7 @@ func newInspectStatusCmd(g *globals) *cobra.Command {
 						compact.Reset()
 						compact.Write(r.Report)
 					}
-					t.Add("reaper", inspect.ReaperName, r.Generation, r.Time, st.Now.Sub(r.Time).Truncate(time.Second), nil, r.State, json.RawMessage(compact.Bytes()))
+					t.Add("reaper", inspect.ReaperName, r.Generation, r.Time, age(st.Now, r.Time), nil, r.State, json.RawMessage(compact.Bytes()))
 				} else {
 					t.Add("reaper", inspect.ReaperName, nil, nil, nil, nil, "no report",
 						strings.Join([]string{"the reaper has not recorded a run (product", inspect.ReaperReportKey, "of task manager", inspect.ReaperName + ")"}, " "))

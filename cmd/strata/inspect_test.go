@@ -151,6 +151,16 @@ func TestInspectCommand(t *testing.T) {
 				require.Equal(t, "-row", rows[6]["change"])
 			})
 
+			t.Run("StatusAge", func(t *testing.T) {
+				// The age reads the same in every format: text, not
+				// nanoseconds in JSON.
+				rows := jsonRows(t, run(t, "json", "status"))
+				age, ok := rows[0]["age"].(string)
+				require.True(t, ok, "age %v is %T", rows[0]["age"], rows[0]["age"])
+				_, err := time.ParseDuration(age)
+				require.NoError(t, err)
+			})
+
 			t.Run("HistoryFilters", func(t *testing.T) {
 				require.Len(t, jsonRows(t, run(t, "json", "history", "jobs", "jobs", "--limit", "1")), 1)
 				require.Len(t, jsonRows(t, run(t, "json", "history", "jobs", "jobs", "--until", "2026-01-02T03:04:30Z")), 1)
