@@ -58,7 +58,9 @@ var (
 )
 
 // State is where a reaper is in its life, as in the original decision
-// engine.
+// engine. It shares its names with taskmanager.State but not all their
+// meanings: here ERROR is a failed run waiting for its retry, not a stop,
+// and IDLE is the start delay; a reaper is never OFFLINE.
 type State string
 
 // The reaper's states.

@@ -15,6 +15,7 @@ import (
 	"github.com/strata-dataspace/strata/datablock"
 	"github.com/strata-dataspace/strata/datasource"
 	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/clock/clocktest"
 	"github.com/strata-dataspace/strata/internal/pgtest"
 	"github.com/strata-dataspace/strata/reaper"
 )
@@ -50,7 +51,7 @@ func openSpace(t *testing.T, url string) *dataspace.DataSpace {
 // seed writes a task manager instance of gens generations, one day apart
 // from the clock's time on: generation 1 holds p0..p(products-1), each later
 // one rewrites p0. It leaves the clock at the newest generation's time.
-func seed(t *testing.T, s *dataspace.DataSpace, clk *fakeClock, name string, gens, products int) *datablock.DataBlock {
+func seed(t *testing.T, s *dataspace.DataSpace, clk *clocktest.Clock, name string, gens, products int) *datablock.DataBlock {
 	t.Helper()
 	ctx := context.Background()
 	b, err := datablock.New(ctx, s.DataSource(), name, &datablock.Options{Clock: clk.Now})
@@ -78,7 +79,7 @@ func seed(t *testing.T, s *dataspace.DataSpace, clk *fakeClock, name string, gen
 // versions and 1 instance.
 type scenario struct {
 	space *dataspace.DataSpace
-	clk   *fakeClock
+	clk   *clocktest.Clock
 	live  *datablock.DataBlock
 	fresh *datablock.DataBlock
 }
@@ -86,7 +87,7 @@ type scenario struct {
 func newScenario(t *testing.T, url string) *scenario {
 	t.Helper()
 	s := openSpace(t, url)
-	clk := newFakeClock(t0)
+	clk := clocktest.New(t0)
 	seed(t, s, clk, "a", 3, 3)
 	clk.Advance(day)
 	live := seed(t, s, clk, "a", 3, 3)
@@ -319,7 +320,7 @@ func TestRunOnce(t *testing.T) {
 			t.Run("ExpiredProductsGoUnlessCurrent", func(t *testing.T) {
 				t.Parallel()
 				s := openSpace(t, be.url(t))
-				clk := newFakeClock(t0.Add(24 * day)) // after the horizon
+				clk := clocktest.New(t0.Add(24 * day)) // after the horizon
 				b, err := datablock.New(ctx, s.DataSource(), "e", &datablock.Options{Clock: clk.Now})
 				require.NoError(t, err)
 				stale := &datablock.Header{ExpirationTime: t0.Add(day)} // before the horizon
@@ -610,7 +611,7 @@ func TestReportMatchesTheBackend(t *testing.T) {
 				build := func(t *testing.T) *scenario {
 					sc := newScenario(t, be.url(t))
 					// A live instance whose generations are all past the horizon.
-					clk := newFakeClock(t0.Add(10 * day))
+					clk := clocktest.New(t0.Add(10 * day))
 					seed(t, sc.space, clk, "b", 3, 4)
 					return sc
 				}

@@ -236,7 +236,7 @@ func TestFailurePolicies(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
 		t.Run("SkipGoesOnWithTheNextCycle", func(t *testing.T) {
 			ctx := context.Background()
-			clock := newFakeClock()
+			clock := newClock()
 			calls := 0
 			f := newFixture(t, "skipper").
 				source("src", "10s", counterSource("n")).
@@ -247,10 +247,10 @@ func TestFailurePolicies(t *testing.T) {
 			cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
 			c := f.channel(space, cfg)
 			done := runAsync(ctx, c)
-			require.Equal(t, 10*time.Second, clock.waitBlocked(t)) // cycle 1 failed, skipped
+			require.Equal(t, 10*time.Second, clock.NextAfter(t)) // cycle 1 failed, skipped
 			require.Equal(t, taskmanager.StateIdle, c.State())
 			clock.Advance(10 * time.Second)
-			require.Equal(t, 10*time.Second, clock.waitBlocked(t))
+			require.Equal(t, 10*time.Second, clock.NextAfter(t))
 			require.Equal(t, taskmanager.StateSteady, c.State())
 			clock.Advance(10 * time.Second)
 			require.NoError(t, waitDone(t, done))
@@ -266,7 +266,7 @@ func TestFailurePolicies(t *testing.T) {
 
 		t.Run("OfflineStopsOnlyThatChannel", func(t *testing.T) {
 			ctx := context.Background()
-			clock := newFakeClock()
+			clock := newClock()
 			bad := newFixture(t, "bad").policy(taskmanager.FailurePolicyOffline).
 				source("src", "10s", counterSource("n")).
 				transform("broken", failingTransform(func() bool { return true }))
@@ -279,7 +279,7 @@ func TestFailurePolicies(t *testing.T) {
 			require.NoError(t, err)
 			done := make(chan error, 1)
 			go func() { done <- tm.Run(ctx) }()
-			clock.waitBlocked(t) // good waits after cycle 1; bad is offline
+			clock.NextAfter(t) // good waits after cycle 1; bad is offline
 			clock.Advance(10 * time.Second)
 			err = waitDone(t, done)
 			require.ErrorIs(t, err, taskmanager.ErrModule)
@@ -363,7 +363,7 @@ func TestShutdown(t *testing.T) {
 			}}
 			var results []*taskmanager.CycleResult
 			f := newFixture(t, "finish").source("src", "", counterSource("n")).publisher("pub", pub)
-			cfg := f.config(newFakeClock())
+			cfg := f.config(newClock())
 			cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
 			states := make(chan taskmanager.State, 20)
 			cfg.OnState = func(_ string, s taskmanager.State) { states <- s }
@@ -394,7 +394,7 @@ func TestSchedules(t *testing.T) {
 
 	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
 		ctx := context.Background()
-		clock := newFakeClock()
+		clock := newClock()
 		f := newFixture(t, "sched").
 			source("fast", "1s", counterSource("f")).
 			source("slow", "3s", counterSource("s"))
@@ -405,7 +405,7 @@ func TestSchedules(t *testing.T) {
 		c := f.channel(space, cfg)
 		done := runAsync(ctx, c)
 		for range 3 {
-			require.Equal(t, time.Second, clock.waitBlocked(t))
+			require.Equal(t, time.Second, clock.NextAfter(t))
 			clock.Advance(time.Second)
 		}
 		require.NoError(t, waitDone(t, done))
@@ -451,7 +451,7 @@ func TestMetrics(t *testing.T) {
 		require.NoError(t, err)
 		f := newFixture(t, "metered").source("src", "", counterSource("n")).transform("t", sumTransform("m", "n")).
 			logic("le", `{"facts": {"big": "m > 0"}}`)
-		cfg := f.config(newFakeClock())
+		cfg := f.config(newClock())
 		cfg.Metrics = m
 		c := f.channel(space, cfg)
 		_, err = c.RunCycle(context.Background())

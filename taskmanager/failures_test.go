@@ -77,7 +77,7 @@ func TestSourceFailureSkipsTheCycle(t *testing.T) {
 
 	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
 		ctx := context.Background()
-		clock := newFakeClock()
+		clock := newClock()
 		calls := 0
 		flaky := &funcSource{produces: []string{"b"}, fn: func(context.Context) (map[string]any, error) {
 			calls++
@@ -93,7 +93,7 @@ func TestSourceFailureSkipsTheCycle(t *testing.T) {
 		cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
 		c := f.channel(space, cfg)
 		done := runAsync(ctx, c)
-		clock.waitBlocked(t)
+		clock.NextAfter(t)
 		require.Equal(t, taskmanager.StateIdle, c.State(), "no cycle before every source delivered")
 		clock.Advance(5 * time.Second)
 		require.NoError(t, waitDone(t, done))
@@ -117,7 +117,7 @@ func TestDatasourceFailureIsAnError(t *testing.T) {
 			closer := &funcPublisher{fn: func(context.Context, *taskmanager.Products) error { return space.Close() }}
 			f := newFixture(t, "doomed").source("src", "", counterSource("n")).publisher("closer", closer)
 			states := make(chan taskmanager.State, 20)
-			cfg := f.config(newFakeClock())
+			cfg := f.config(newClock())
 			cfg.OnState = func(_ string, s taskmanager.State) { states <- s }
 			c := f.channel(space, cfg)
 			err = c.Run(ctx)

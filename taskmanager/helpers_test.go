@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/clock/clocktest"
 	"github.com/strata-dataspace/strata/internal/pgtest"
 	"github.com/strata-dataspace/strata/taskmanager"
 	"github.com/strata-dataspace/strata/taskmanager/logic"
@@ -47,69 +48,9 @@ func testLogger(t *testing.T) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{Output: t.Output(), Level: hclog.Debug})
 }
 
-// fakeClock is a Clock the test drives: After waits until Advance passes
-// its deadline, and announces itself on waits.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-	waits   chan time.Duration
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), waits: make(chan time.Duration, 100)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{at: c.now.Add(d), ch: ch})
-	c.waits <- d
-	return ch
-}
-
-// Advance moves the clock and fires the waiters now due.
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = kept
-}
-
-// waitBlocked waits until the loop waits on the clock, and returns for how long.
-func (c *fakeClock) waitBlocked(t *testing.T) time.Duration {
-	t.Helper()
-	select {
-	case d := <-c.waits:
-		return d
-	case <-time.After(10 * time.Second):
-		t.Fatal("the channel never waited on the clock")
-		return 0
-	}
+// newClock returns the clock tests drive the channels with.
+func newClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // Test modules, built from functions.
@@ -256,7 +197,7 @@ func (f *fixture) config(clock taskmanager.Clock) *taskmanager.Config {
 func (f *fixture) channel(space *dataspace.DataSpace, cfg *taskmanager.Config) *taskmanager.Channel {
 	f.t.Helper()
 	if cfg == nil {
-		cfg = f.config(newFakeClock())
+		cfg = f.config(newClock())
 	}
 	c, err := taskmanager.NewChannel(context.Background(), space, f.cc, cfg)
 	require.NoError(f.t, err)

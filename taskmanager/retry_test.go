@@ -50,7 +50,7 @@ func TestTransientWriteFailureIsRetried(t *testing.T) {
 
 	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
 		ctx := context.Background()
-		clock := newFakeClock()
+		clock := newClock()
 		rec := &recorder{}
 		f := newFixture(t, "retried").source("src", "1m", counterSource("n")).publisher("pub", rec.publisher("n"))
 		cfg := f.config(clock)
@@ -63,19 +63,19 @@ func TestTransientWriteFailureIsRetried(t *testing.T) {
 		// and is retried after WriteRetryDelayDefault, by the channel's clock.
 		heal := failProductWrites(t, space)
 		done := runAsync(ctx, c)
-		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t))
+		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.NextAfter(t))
 		require.Equal(t, taskmanager.StateActive, c.State())
 		heal()
 		clock.Advance(taskmanager.WriteRetryDelayDefault)
-		require.Equal(t, time.Minute-taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t), "next source run")
+		require.Equal(t, time.Minute-taskmanager.WriteRetryDelayDefault, clock.NextAfter(t), "next source run")
 
 		// Cycle 2 duplicates first: the duplicate succeeds, the product
 		// write fails twice (waits of 1 s, then 2 s) and then succeeds.
 		heal = failProductWrites(t, space)
 		clock.Advance(time.Minute - taskmanager.WriteRetryDelayDefault)
-		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t))
+		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.NextAfter(t))
 		clock.Advance(taskmanager.WriteRetryDelayDefault)
-		require.Equal(t, 2*taskmanager.WriteRetryDelayDefault, clock.waitBlocked(t))
+		require.Equal(t, 2*taskmanager.WriteRetryDelayDefault, clock.NextAfter(t))
 		heal()
 		clock.Advance(2 * taskmanager.WriteRetryDelayDefault)
 		require.NoError(t, waitDone(t, done))
@@ -98,7 +98,7 @@ func TestPersistentWriteFailureIsAnErrorAfterTheRetries(t *testing.T) {
 
 	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
 		ctx := context.Background()
-		clock := newFakeClock()
+		clock := newClock()
 		f := newFixture(t, "doomed").source("src", "", counterSource("n"))
 		cfg := f.config(clock)
 		cfg.WriteRetries = 2
@@ -106,9 +106,9 @@ func TestPersistentWriteFailureIsAnErrorAfterTheRetries(t *testing.T) {
 		c := f.channel(space, cfg)
 		failProductWrites(t, space)
 		done := runAsync(ctx, c)
-		require.Equal(t, time.Second, clock.waitBlocked(t))
+		require.Equal(t, time.Second, clock.NextAfter(t))
 		clock.Advance(time.Second)
-		require.Equal(t, 2*time.Second, clock.waitBlocked(t))
+		require.Equal(t, 2*time.Second, clock.NextAfter(t))
 		clock.Advance(2 * time.Second)
 		err := waitDone(t, done)
 		require.ErrorContains(t, err, "disk hiccup (test)")

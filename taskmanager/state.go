@@ -1,6 +1,6 @@
 package taskmanager
 
-import "time"
+import "github.com/strata-dataspace/strata/internal/clock"
 
 // State is where a channel is in its life.
 type State string
@@ -41,18 +41,9 @@ const (
 	FailurePolicyOffline FailurePolicy = "offline"
 )
 
-// Clock tells the time and waits. Tests inject one they drive.
-type Clock interface {
-	// Now returns the current time.
-	Now() time.Time
-	// After returns a channel that receives once d has passed.
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+// Clock tells the time and waits. Tests inject one they drive
+// (clocktest.Clock).
+type Clock = clock.Clock
 
 // RealClock is the wall clock.
-var RealClock Clock = realClock{}
+var RealClock Clock = clock.Real
