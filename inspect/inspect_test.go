@@ -356,6 +356,17 @@ func TestOddValues(t *testing.T) {
 				datablock.Item{Key: "empty", Value: []any{}},
 				datablock.Item{Key: "ragged", Value: []map[string]any{{"b": 1, "a": "x"}, {"c": true, "a": nil}}},
 				datablock.Item{Key: "big", Value: []map[string]any{{"n": json.Number("12345678901234567890"), "f": 0.1}}},
+				// Rows are counted without decoding: brackets, braces, commas
+				// and escaped quotes inside strings and nested values must
+				// not count.
+				datablock.Item{Key: "tricky", Value: []map[string]any{
+					{"s": `}],{"[`, "t": `\"{`, "nested": []any{map[string]any{"x": []any{1, "]"}}, map[string]any{}}},
+					{"s": "\\", "u": "é "},
+					{},
+				}},
+				datablock.Item{Key: "arrays", Value: [][]int{{1}, {2}}},
+				datablock.Item{Key: "lastnotobject", Value: []any{map[string]any{"a": 1}, map[string]any{"a": 2}, "x"}},
+				datablock.Item{Key: "scalar", Value: 42},
 			))
 			in := inspect.New(space.DataSource(), nil)
 
@@ -396,7 +407,18 @@ func TestOddValues(t *testing.T) {
 					rows[p.Key] = nil
 				}
 			}
-			require.Equal(t, map[string]any{"big": int64(1), "bytes": nil, "empty": int64(0), "mixed": nil, "ragged": int64(2)}, rows)
+			require.Equal(t, map[string]any{
+				"big": int64(1), "bytes": nil, "empty": int64(0), "mixed": nil, "ragged": int64(2),
+				"tricky": int64(3), "arrays": nil, "lastnotobject": nil, "scalar": nil,
+			}, rows)
+			for _, p := range ps {
+				v, err := in.Product(ctx, &inspect.ProductParams{Name: "odd", Key: p.Key})
+				require.NoError(t, err, p.Key)
+				require.Equal(t, p.Tabular, v.Tabular, "%s: listing and product agree", p.Key)
+				if p.Tabular {
+					require.Equal(t, *p.Rows, int64(len(rowsOf(t, v))), p.Key)
+				}
+			}
 		})
 	}
 }

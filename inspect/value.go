@@ -119,26 +119,86 @@ func decodeObject(dec *json.Decoder) (map[string]any, error) {
 var errNotTabular = errors.New("not tabular")
 
 // countRows counts the rows of a tabular value (a JSON array of objects).
+// It scans the decompressed bytes without decoding them: only the nesting
+// depth and whether it is inside a string matter, so listing products
+// costs a decompression per value, not a JSON decode of every row. The
+// values were written by encoding/json, so they are valid JSON; a value
+// that ends early is a codec error.
 func countRows(p *datasource.Product) (int64, bool, error) {
-	var n int64
-	isArray, err := scanArray(p, func(dec *json.Decoder) error {
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return fmt.Errorf("%w: decode JSON: %v", datablock.ErrCodec, err)
-		}
-		if len(raw) == 0 || raw[0] != '{' {
-			return errNotTabular
-		}
-		n++
-		return nil
-	})
-	if errors.Is(err, errNotTabular) {
+	if datablock.Encoding(p.Encoding) != datablock.EncodingJSON {
 		return 0, false, nil
 	}
-	if err != nil || !isArray {
+	r, err := openValue(p)
+	if err != nil {
 		return 0, false, err
 	}
-	return n, true, nil
+	defer r.Close()
+	var (
+		buf     [32 << 10]byte
+		n       int64
+		depth   int  // 0: before the value's first byte
+		inStr   bool // inside a string
+		esc     bool // after a backslash in a string
+		element = true
+	)
+	for {
+		m, err := r.Read(buf[:])
+		for _, c := range buf[:m] {
+			if inStr {
+				switch {
+				case esc:
+					esc = false
+				case c == '\\':
+					esc = true
+				case c == '"':
+					inStr = false
+				}
+				continue
+			}
+			switch c {
+			case ' ', '\t', '\n', '\r':
+				continue
+			}
+			if depth == 0 {
+				if c != '[' {
+					return 0, false, nil
+				}
+				depth = 1
+				continue
+			}
+			if depth == 1 && element {
+				// The first byte of an element, or the end of an empty array.
+				switch c {
+				case ']':
+					return n, true, nil
+				case '{':
+					n++
+					depth, element = 2, false
+					continue
+				}
+				return 0, false, nil
+			}
+			switch c {
+			case '"':
+				inStr = true
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return n, true, nil
+				}
+			case ',':
+				element = depth == 1
+			}
+		}
+		if err == io.EOF {
+			return 0, false, fmt.Errorf("%w: decode JSON: the value ends inside the array", datablock.ErrCodec)
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("%w: decompress: %v", datablock.ErrCodec, err)
+		}
+	}
 }
 
 // row is one decoded object of a tabular value, keys in document order.
