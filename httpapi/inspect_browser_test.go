@@ -36,13 +36,15 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// screenshotDir is where the test writes one PNG per page:
-// $STRATA_SCREENSHOTS, else a temporary directory.
+// screenshotDir is where the test writes one PNG per page, kept after the
+// run so that they can be looked at (or collected by CI):
+// $STRATA_SCREENSHOTS, else strata-screenshots in the system's temporary
+// directory. The paths are logged (go test -v shows them).
 func screenshotDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("STRATA_SCREENSHOTS")
 	if dir == "" {
-		return t.TempDir()
+		dir = filepath.Join(os.TempDir(), "strata-screenshots")
 	}
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	return dir

@@ -1,11 +1,14 @@
 package httpapi_test
 
 import (
+	"context"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -319,4 +322,64 @@ func TestRootServesBrowsersThePage(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("Content-Type"), "application/json")
 	require.Contains(t, string(body), `"versions"`)
+}
+
+// TestInspectPagesOddNames follows the page's own links for a task manager
+// name and a product key holding characters that mean something in a URL
+// ("/", "?", "#", "%", a space), and reads the same product through the API.
+func TestInspectPagesOddNames(t *testing.T) {
+	t.Parallel()
+	const name, key = "odd name#1", "a?b/c %d"
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			space := inspecttest.Open(t, backend)
+			b, err := space.DataBlock(ctx, name)
+			require.NoError(t, err)
+			require.NoError(t, b.Put(ctx, key, []map[string]string{{"site": "first"}}))
+			next, err := b.Duplicate(ctx)
+			require.NoError(t, err)
+			require.NoError(t, next.Put(ctx, key, []map[string]string{{"site": "second"}}))
+			srv := httptest.NewServer(httpapi.New(space, nil))
+			t.Cleanup(srv.Close)
+
+			get := func(path string) string {
+				t.Helper()
+				resp, err := http.Get(srv.URL + path)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				body, err := io.ReadAll(resp.Body)
+				require.NoError(t, err)
+				require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %s", path, body)
+				return string(body)
+			}
+			// link returns the unique href of the page that starts with prefix.
+			link := func(page, prefix string) string {
+				t.Helper()
+				re := regexp.MustCompile(`(?:href|action)="(` + regexp.QuoteMeta(prefix) + `[^"]*)"`)
+				m := re.FindStringSubmatch(page)
+				require.NotNil(t, m, "no link starting with %s", prefix)
+				return html.UnescapeString(m[1])
+			}
+
+			tmPath := "/ui/tm/" + url.PathEscape(name)
+			home := get("/ui/")
+			require.Equal(t, tmPath, link(home, "/ui/tm/odd"))
+			genPage := get(link(home, tmPath+"/g/"))
+			productPath := link(genPage, tmPath+"/g/2/p/")
+			require.Equal(t, tmPath+"/g/2/p/"+url.PathEscape(key), productPath)
+			require.Contains(t, get(productPath), "<td>second</td>")
+
+			timeline := get(tmPath)
+			require.Equal(t, tmPath+"/diff", link(timeline, tmPath+"/diff"), "the diff form's action")
+			diff := get(link(timeline, tmPath+"/diff?from=1"))
+			require.Contains(t, diff, `{&#34;site&#34;:&#34;second&#34;}`)
+			require.Equal(t, tmPath+"/g/1", link(diff, tmPath+"/g/1"))
+
+			code, v := fetch(t, srv, "/api/taskmanagers/"+url.PathEscape(name)+"/products/"+url.PathEscape(key)+"?generation=1")
+			require.Equal(t, http.StatusOK, code, v)
+			require.Equal(t, []any{map[string]any{"site": "first"}}, v.(map[string]any)["rows"])
+		})
+	}
 }

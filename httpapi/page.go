@@ -53,6 +53,9 @@ var pageFuncs = template.FuncMap{
 		}
 		return n * 100 / max
 	},
+	// path escapes a task manager name or a product key for a link, so
+	// that "/", "?", "#" or a space in it stay part of the path.
+	"path":  url.PathEscape,
 	"sub":   func(a, b int64) int64 { return a - b },
 	"deref": func(p *int64) int64 { return *p },
 	"changeClass": func(c string) string {
