@@ -149,13 +149,11 @@ func copyIn(ctx context.Context, tx *sqlx.Tx, stmt string, rows func(row func(ar
 // insertSQLite stores a batch with multi-row INSERTs on the single writer
 // connection (BEGIN IMMEDIATE, so the id allocation cannot race).
 func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, error) {
-	if _, done := memTemp.Load(s.db); !done {
-		// Multi-row INSERTs write statement journals; in memory they cost
-		// no file writes. The pragma only moves SQLite's temporary files.
-		if _, err := s.db.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
-			return nil, fmt.Errorf("set temp_store: %w", err)
-		}
-		memTemp.Store(s.db, true)
+	if err := s.tuneWriter(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.prepareInserts(ctx); err != nil {
+		return nil, err
 	}
 	var dups []string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -195,74 +193,146 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 			p.id = next
 		}
 		const evCols = 11
-		for start := 0; start < len(kept); start += 500 {
-			chunk := kept[start:min(start+500, len(kept))]
-			args := make([]any, 0, len(chunk)*evCols)
-			for _, p := range chunk {
-				e := p.ev
-				args = append(args, p.id, s.ns, e.MessageID, e.EventType, e.Generated.UnixMicro(), e.Expires.UnixMicro(), e.Source,
-					int64(p.val.encoding), int64(p.val.compression), p.val.data, int64(p.val.rawSize))
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `+
-				placeholders(len(chunk), evCols), args...); err != nil {
-				return fmt.Errorf("insert events: %w", err)
-			}
+		args := make([]any, 0, len(kept)*evCols)
+		for _, p := range kept {
+			e := p.ev
+			args = append(args, p.id, s.ns, e.MessageID, e.EventType, e.Generated.UnixMicro(), e.Expires.UnixMicro(), e.Source,
+				int64(p.val.encoding), int64(p.val.compression), p.val.data, int64(p.val.rawSize))
+		}
+		if err := s.insertRows(ctx, tx, `INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", evCols, args); err != nil {
+			return fmt.Errorf("insert events: %w", err)
 		}
 		const trCols = 7
-		args := make([]any, 0, 1000*trCols)
-		flush := func() error {
-			if len(args) == 0 {
-				return nil
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `+placeholders(len(args)/trCols, trCols), args...)
-			args = args[:0]
-			if err != nil {
-				return fmt.Errorf("insert event traits: %w", err)
-			}
-			return nil
-		}
+		args = args[:0]
 		for _, p := range kept {
 			for _, t := range p.ev.Traits {
 				vs, vi, vf := traitColumns(t)
 				args = append(args, p.id, t.Name, p.ev.Generated.UnixMicro(), int64(t.Type), vs, vi, vf)
-				if len(args) == cap(args) {
-					if err := flush(); err != nil {
-						return err
-					}
-				}
 			}
 		}
-		if err := flush(); err != nil {
-			return err
+		if err := s.insertRows(ctx, tx, `INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `, "", trCols, args); err != nil {
+			return fmt.Errorf("insert event traits: %w", err)
 		}
 		types, tt := dictionaries(kept)
-		for start := 0; start < len(types); start += 500 {
-			chunk := types[start:min(start+500, len(types))]
-			targs := make([]any, 0, 2*len(chunk))
-			for _, t := range chunk {
-				targs = append(targs, s.ns, t)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) VALUES `+placeholders(len(chunk), 2)+` ON CONFLICT DO NOTHING`, targs...); err != nil {
-				return fmt.Errorf("record event types: %w", err)
-			}
+		targs := make([]any, 0, 2*len(types))
+		for _, t := range types {
+			targs = append(targs, s.ns, t)
 		}
-		for start := 0; start < len(tt); start += 500 {
-			chunk := tt[start:min(start+500, len(tt))]
-			a := make([]any, 0, 4*len(chunk))
-			for _, k := range chunk {
-				a = append(a, s.ns, k[0], k[1], k[2])
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `+placeholders(len(chunk), 4)+` ON CONFLICT DO NOTHING`, a...); err != nil {
-				return fmt.Errorf("record trait types: %w", err)
-			}
+		if err := s.insertRows(ctx, tx, `INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2, targs); err != nil {
+			return fmt.Errorf("record event types: %w", err)
+		}
+		ttArgs := make([]any, 0, 4*len(tt))
+		for _, k := range tt {
+			ttArgs = append(ttArgs, s.ns, k[0], k[1], k[2])
+		}
+		if err := s.insertRows(ctx, tx, `INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4, ttArgs); err != nil {
+			return fmt.Errorf("record trait types: %w", err)
 		}
 		return nil
 	})
 	return dups, err
 }
 
-// memTemp records the SQLite writer pools whose temp_store is MEMORY.
-var memTemp sync.Map
+// insertChunks are the row counts of the multi-row INSERT statements
+// insertRows prepares: any number of rows is written by at most a few
+// statements of these shapes, each prepared once per database and reused,
+// so a batch costs no parsing and the statement cache stays small.
+var insertChunks = []int{256, 64, 16, 4, 1}
+
+// sqliteInserts are the multi-row INSERTs of insertSQLite: prefix, suffix
+// and values a row.
+var sqliteInserts = []struct {
+	prefix, suffix string
+	cols           int
+}{
+	{`INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", 11},
+	{`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `, "", 7},
+	{`INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2},
+	{`INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4},
+}
+
+// prepareInserts prepares, once per database and outside any transaction
+// (the single writer connection would wait for itself), every shape
+// insertRows runs.
+func (s *Store) prepareInserts(ctx context.Context) error {
+	if _, done := preparedWriters.Load(s.db); done {
+		return nil
+	}
+	for _, ins := range sqliteInserts {
+		for _, n := range insertChunks {
+			if _, err := s.stmt(ctx, ins.prefix+placeholders(n, ins.cols)+ins.suffix); err != nil {
+				return fmt.Errorf("prepare %s: %w", strings.TrimSuffix(ins.prefix, " VALUES "), err)
+			}
+		}
+	}
+	preparedWriters.Store(s.db, true)
+	return nil
+}
+
+// preparedWriters records the SQLite writer pools prepareInserts has set up.
+var preparedWriters sync.Map
+
+// insertRows runs prefix + "(?, …), (?, …)" + suffix over args, cols
+// values a row, as multi-row INSERTs of the insertChunks shapes, in tx.
+func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, prefix, suffix string, cols int, args []any) error {
+	rows := len(args) / cols
+	for done := 0; done < rows; {
+		n := insertChunks[len(insertChunks)-1]
+		for _, c := range insertChunks {
+			if rows-done >= c {
+				n = c
+				break
+			}
+		}
+		query := prefix + placeholders(n, cols) + suffix
+		chunk := args[done*cols : (done+n)*cols]
+		var err error
+		if st := s.cachedStmt(query); st == nil {
+			_, err = tx.ExecContext(ctx, query, chunk...)
+		} else {
+			_, err = tx.StmtxContext(ctx, st).ExecContext(ctx, chunk...)
+		}
+		if err != nil {
+			return err
+		}
+		done += n
+	}
+	return nil
+}
+
+// tunedWriters records the SQLite writer pools tuneWriter has set up.
+var tunedWriters sync.Map
+
+// writerCacheKiB is the page cache of the SQLite writer connection, in KiB:
+// large enough that a batch of a few thousand events (or an expiry batch)
+// does not spill dirty pages into the WAL before its commit.
+const writerCacheKiB = 65536
+
+// tuneWriter sets, once per SQLite writer pool, the pragmas that make
+// batches cheaper without weakening durability (synchronous stays as the
+// datasource set it): multi-row INSERTs write statement journals, which
+// temp_store MEMORY keeps off the disk (it only moves SQLite's temporary
+// files), and a larger page cache keeps a transaction's dirty pages in
+// memory until the commit writes them once.
+func (s *Store) tuneWriter(ctx context.Context) error {
+	if s.pg {
+		return nil
+	}
+	if _, done := tunedWriters.Load(s.db); done {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		return fmt.Errorf("set temp_store: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, writerCacheKiB)); err != nil {
+		return fmt.Errorf("set cache_size: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 8192`); err != nil {
+		return fmt.Errorf("set wal_autocheckpoint: %w", err)
+	}
+	tunedWriters.Store(s.db, true)
+	return nil
+}
 
 // placeholders returns rows groups of cols question marks: "(?, ?), (?, ?)";
 // with cols 1 and rows n, a plain list "?, ?".

@@ -46,6 +46,20 @@ func (s *Store) stmt(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	return st, nil
 }
 
+// cachedStmt returns the prepared statement of query (already rebound) if
+// the cache holds it, else nil; it never prepares, so it is safe inside a
+// transaction on SQLite's single writer connection.
+func (s *Store) cachedStmt(query string) *sqlx.Stmt {
+	c, ok := stmtCaches.Load(s.db)
+	if !ok {
+		return nil
+	}
+	if st, ok := c.(*stmtCache).m.Load(query); ok {
+		return st.(*sqlx.Stmt)
+	}
+	return nil
+}
+
 // selectRead runs a many-row read through the statement cache.
 func (s *Store) selectRead(ctx context.Context, dst any, query string, args ...any) error {
 	query = s.db.Rebind(query)
