@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/httpapi"
 	"github.com/strata-dataspace/strata/inspect/inspecttest"
 	"github.com/strata-dataspace/strata/internal/output"
 	"github.com/strata-dataspace/strata/internal/pgtest"
@@ -279,5 +283,103 @@ func TestInspectGenerationsFollow(t *testing.T) {
 		require.NoError(t, err, "Ctrl-C ends --follow cleanly")
 	case <-time.After(20 * time.Second):
 		t.Fatal("--follow did not stop")
+	}
+}
+
+// TestInspectCLIMatchesAPI reads every inspection through `strata inspect
+// --format json` and through the JSON API of `strata serve` over the same
+// database, and checks that they tell the same: every field the CLI prints
+// has the API's value (a field the API leaves out is null in the CLI).
+func TestInspectCLIMatchesAPI(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			db := seededDB(t, backend)
+			space, err := dataspace.Open(context.Background(), db, nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { space.Close() })
+			srv := httptest.NewServer(httpapi.New(space, nil))
+			t.Cleanup(srv.Close)
+
+			cli := func(args ...string) []map[string]any {
+				t.Helper()
+				out, err := runInspect(t, db, "json", args...)
+				require.NoError(t, err, args)
+				return jsonRows(t, out)
+			}
+			api := func(path string) any {
+				t.Helper()
+				resp, err := http.Get(srv.URL + path)
+				require.NoError(t, err)
+				defer resp.Body.Close()
+				var v any
+				require.NoError(t, json.NewDecoder(resp.Body).Decode(&v), path)
+				require.Equal(t, http.StatusOK, resp.StatusCode, "%s: %v", path, v)
+				return v
+			}
+			objects := func(v any) []map[string]any {
+				t.Helper()
+				var out []map[string]any
+				for _, o := range v.([]any) {
+					out = append(out, o.(map[string]any))
+				}
+				return out
+			}
+			// merge flattens API objects into one, later ones winning.
+			merge := func(objs ...map[string]any) map[string]any {
+				out := map[string]any{}
+				for _, o := range objs {
+					for k, v := range o {
+						out[k] = v
+					}
+				}
+				return out
+			}
+			same := func(what string, c, a []map[string]any) {
+				t.Helper()
+				require.Len(t, a, len(c), what)
+				require.NotEmpty(t, c, what)
+				for i := range c {
+					for k, cv := range c[i] {
+						av, ok := a[i][k]
+						if !ok {
+							// The API leaves out empty fields (omitempty).
+							require.Contains(t, []any{nil, 0.0}, cv, "%s row %d: %s is %v in the CLI and absent from the API", what, i, k, cv)
+							continue
+						}
+						require.Equal(t, av, cv, "%s row %d: %s", what, i, k)
+					}
+				}
+			}
+
+			same("taskmanagers", cli("taskmanagers"), objects(api("/api/taskmanagers")))
+			same("generations", cli("generations", "jobs"), objects(api("/api/taskmanagers/jobs/generations")))
+			for _, g := range []string{"1", "2", "3"} {
+				p := api("/api/taskmanagers/jobs/products?generation=" + g).(map[string]any)
+				same("products -g "+g, cli("products", "jobs", "-g", g), objects(p["products"]))
+			}
+
+			p := api("/api/taskmanagers/jobs/products/jobs?generation=2&columns=site,cpu&query=" + url.QueryEscape("cpu > 2")).(map[string]any)
+			same("product rows", cli("product", "jobs", "jobs", "-g", "2", "--columns", "site,cpu", "--query", "cpu > 2"), objects(p["rows"]))
+			same("product types", cli("product", "jobs", "jobs", "--types"), objects(api("/api/taskmanagers/jobs/products/jobs").(map[string]any)["types"]))
+			out, err := runInspect(t, db, "json", "product", "jobs", "facts", "-g", "1")
+			require.NoError(t, err)
+			require.JSONEq(t, `{"allow": true}`, out)
+			require.Equal(t, map[string]any{"allow": true}, api("/api/taskmanagers/jobs/products/facts?generation=1").(map[string]any)["value"])
+
+			for _, which := range []string{"header", "metadata"} {
+				h := api("/api/taskmanagers/jobs/products/jobs/" + which + "?generation=2").(map[string]any)
+				block := h["block"].(map[string]any)
+				want := merge(map[string]any{"taskmanager": block["taskmanager"], "generation": block["generation"], "key": h["key"]}, h[which].(map[string]any))
+				same(which, cli(which, "jobs", "jobs", "-g", "2"), []map[string]any{want})
+			}
+
+			h := api("/api/taskmanagers/jobs/products/jobs/history").(map[string]any)
+			same("history", cli("history", "jobs", "jobs"), objects(h["versions"]))
+
+			d := api("/api/taskmanagers/jobs/diff?from=1&to=3").(map[string]any)
+			same("diff", cli("diff", "jobs", "1", "3"), objects(d["changes"]))
+		})
 	}
 }

@@ -167,6 +167,9 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 		if i < len(o.vals) {
 			v = o.vals[i]
 		}
+		if t, ok := v.(time.Time); ok && t.IsZero() {
+			v = nil // blank in the text formats, so null rather than year 1
+		}
 		vb, err := json.Marshal(v)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: %w", c, err)

@@ -60,3 +60,17 @@ func TestRowWriterStreamsTables(t *testing.T) {
 	require.Equal(t, "I\n1\n22\n", got.String(), "printed at once after a flush")
 	require.NoError(t, rw.Close())
 }
+
+// TestZeroTimeIsNull: a zero time prints blank in the text formats and
+// null in JSON, never as the year 1.
+func TestZeroTimeIsNull(t *testing.T) {
+	t.Parallel()
+	table := &output.Table{Columns: []string{"sealed_at"}}
+	table.Add(time.Time{})
+	var buf bytes.Buffer
+	require.NoError(t, output.Write(&buf, "json", table))
+	require.JSONEq(t, `[{"sealed_at": null}]`, buf.String())
+	buf.Reset()
+	require.NoError(t, output.Write(&buf, "csv", table))
+	require.Equal(t, "sealed_at\n\n", buf.String())
+}
