@@ -166,7 +166,26 @@ func TestInspector(t *testing.T) {
 				require.NoError(t, err)
 				err = v.Rows(func([]any) error { return nil })
 				require.ErrorIs(t, err, inspect.ErrQuery, "not a boolean")
-				require.Contains(t, err.Error(), "on row 1")
+				require.Contains(t, err.Error(), "on row 1: the expression must be true or false, got number 5")
+
+				// A name that is not a column is named in the error.
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `memory > 2 && cpu > 1`})
+				require.NoError(t, err)
+				err = v.Rows(func([]any) error { return nil })
+				require.ErrorIs(t, err, inspect.ErrQuery)
+				require.Contains(t, err.Error(), "(memory: not a column of this product; its columns: id, site, cpu)")
+				require.NotContains(t, err.Error(), "\n")
+				// let-bound names, functions, closures and $env are not columns.
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs",
+					Query: `let m = cpu; m > 1 && len(site) == 4 && all([1], # > 0) && $env.id > 0 && nope(1)`})
+				require.NoError(t, err)
+				err = v.Rows(func([]any) error { return nil })
+				require.ErrorIs(t, err, inspect.ErrQuery, "nope is not a function")
+				require.NotContains(t, err.Error(), "not a column", "nope is called, not a column")
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs",
+					Query: `let m = cpu; m > 1 && len(site) == 4 && all([1], # > 0) && $env.id > 0`})
+				require.NoError(t, err)
+				require.Len(t, rowsOf(t, v), 3)
 
 				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `site > 3`})
 				require.NoError(t, err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"github.com/klauspost/compress/zstd"
 
@@ -251,7 +252,7 @@ func jsonType(v any) string {
 		return "null"
 	case string:
 		return "string"
-	case json.Number, float64:
+	case json.Number, float64, int, int64:
 		return "number"
 	case bool:
 		return "bool"
@@ -296,9 +297,11 @@ type Value struct {
 	// appear as a base64 JSON string).
 	JSON json.RawMessage `json:"value,omitempty"`
 
-	stored *datasource.Product
-	query  *vm.Program
-	qtext  string
+	stored  *datasource.Product
+	query   *vm.Program
+	qtext   string
+	unknown []string // the query's variables that are not columns
+	all     []string // every column, for error messages
 }
 
 // Product reads product p.Key of a generation. For a tabular value it
@@ -411,7 +414,10 @@ func (in *Inspector) Product(ctx context.Context, p *ProductParams) (*Value, err
 			v.Columns = append(v.Columns, c)
 		}
 	}
-	v.query, v.qtext = prog, p.Query
+	v.query, v.qtext, v.all = prog, p.Query, order
+	if prog != nil {
+		v.unknown = unknownNames(prog, types)
+	}
 	return v, nil
 }
 
@@ -433,13 +439,57 @@ func readJSON(p *datasource.Product) (json.RawMessage, error) {
 }
 
 // CompileQuery compiles a row filter once. Variables are the row's
-// columns; a column a row lacks is nil. The expression must be boolean.
+// columns; a column a row lacks is nil. The expression must be boolean: one
+// that cannot be (`1 + 1`) fails here, one whose type depends on the rows
+// (`cpu + 1`) fails on the first row with a message saying so (Match).
 func CompileQuery(q string) (*vm.Program, error) {
-	prog, err := expr.Compile(q, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool())
+	if _, err := expr.Compile(q, expr.Env(map[string]any{}), expr.AllowUndefinedVariables(), expr.AsBool()); err != nil {
+		return nil, fmt.Errorf("%w %q: %v", ErrQuery, q, firstLine(err.Error()))
+	}
+	prog, err := expr.Compile(q, expr.Env(map[string]any{}), expr.AllowUndefinedVariables())
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrQuery, q, firstLine(err.Error()))
 	}
 	return prog, nil
+}
+
+// unknownNames returns the variables of a compiled query that are not
+// columns, in order of appearance: names bound by `let`, function names
+// and $env are not variables.
+func unknownNames(prog *vm.Program, columns map[string]*ColumnType) []string {
+	v := &identifiers{declared: map[string]bool{}, callees: map[ast.Node]bool{}}
+	root := prog.Node()
+	ast.Walk(&root, v)
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range v.idents {
+		n := id.Value
+		if _, ok := columns[n]; ok || v.callees[id] || v.declared[n] || seen[n] || strings.HasPrefix(n, "$") {
+			continue
+		}
+		seen[n] = true
+		out = append(out, n)
+	}
+	return out
+}
+
+// identifiers collects the identifiers of an expression (ast.Walk visits
+// a call's callee before the call, so callees are filtered out after).
+type identifiers struct {
+	idents   []*ast.IdentifierNode
+	declared map[string]bool
+	callees  map[ast.Node]bool
+}
+
+func (v *identifiers) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.VariableDeclaratorNode:
+		v.declared[n.Name] = true
+	case *ast.CallNode:
+		v.callees[n.Callee] = true
+	case *ast.IdentifierNode:
+		v.idents = append(v.idents, n)
+	}
 }
 
 func firstLine(s string) string {
@@ -455,7 +505,7 @@ func Match(prog *vm.Program, env map[string]any) (bool, error) {
 	}
 	ok, isBool := out.(bool)
 	if !isBool {
-		return false, fmt.Errorf("the expression must be true or false, got %T %v", out, out)
+		return false, fmt.Errorf("the expression must be true or false, got %s %v", jsonType(out), out)
 	}
 	return ok, nil
 }
@@ -508,7 +558,11 @@ func (v *Value) Rows(fn func([]any) error) error {
 			}
 			ok, err := Match(v.query, env)
 			if err != nil {
-				return fmt.Errorf("%w %q on row %d: %v", ErrQuery, v.qtext, i, firstLine(err.Error()))
+				hint := ""
+				if names := v.unknown; len(names) > 0 {
+					hint = fmt.Sprintf(" (%s: not a column of this product; its columns: %s)", strings.Join(names, ", "), strings.Join(v.all, ", "))
+				}
+				return fmt.Errorf("%w %q on row %d: %v%s", ErrQuery, v.qtext, i, firstLine(err.Error()), hint)
 			}
 			if !ok {
 				return nil
