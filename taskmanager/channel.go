@@ -134,7 +134,6 @@ type sourceModule struct {
 	module
 	src      Source
 	schedule time.Duration
-	next     time.Time
 }
 
 type transformModule struct {
@@ -172,6 +171,7 @@ type Channel struct {
 	cycles  int
 
 	// Owned by the goroutine running cycles.
+	stopSources func() // set by Run: stops the sources and waits for them
 	block       *datablock.DataBlock
 	fresh       bool // block's generation holds no cycle yet
 	values      map[string]json.RawMessage
@@ -411,13 +411,20 @@ func (c *Channel) setState(s State) {
 }
 
 // Run runs the channel until ctx ends, MaxCycles cycles are done, or a
-// failure stops it. Sources run on their schedules; a decision cycle runs
-// when every source has delivered once and at least one delivered anew.
+// failure stops it. Every source runs on its own schedule in its own
+// goroutine, so a slow source never delays the others. A decision cycle
+// runs when every expected source product has arrived: every source has
+// delivered once, at least one delivered anew, and every source due at the
+// same time as the newest delivery has delivered too (sources whose
+// schedules are multiples of one another feed one cycle together). A
+// source still busy with an earlier turn is not waited for: the cycle uses
+// its last products, and its new ones feed a later cycle.
+//
 // A shutdown before a cycle starts writing abandons it (nothing of it is
-// written); once writing began, the cycle finishes. Run returns nil after a
-// clean shutdown, a *ModuleError (wrapping ErrModule) when the channel went
-// OFFLINE, and the datasource's error when it went to ERROR. Run may be
-// called once.
+// written); once writing began, the cycle finishes. Run returns once its
+// sources have stopped: nil after a clean shutdown, a *ModuleError
+// (wrapping ErrModule) when the channel went OFFLINE, and the datasource's
+// error when it went to ERROR. Run may be called once.
 func (c *Channel) Run(ctx context.Context) error {
 	c.mu.Lock()
 	if c.started {
@@ -428,53 +435,111 @@ func (c *Channel) Run(ctx context.Context) error {
 	c.mu.Unlock()
 	c.setState(StateIdle)
 	c.log.Debug("channel started", "sources", len(c.sources), "policy", c.policy)
-	now := c.clock.Now()
-	for _, s := range c.sources {
-		s.next = now
+
+	sctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	c.stopSources = func() {
+		cancel()
+		wg.Wait()
 	}
+	defer c.stopSources()
+	// Room for one delivery per source: a source hands its products over
+	// and goes on with its schedule while a cycle runs (a second delivery
+	// waits until the channel took the first).
+	deliveries := make(chan delivery, len(c.sources))
+	start := c.clock.Now()
+	due := make(map[*sourceModule]time.Time, len(c.sources))
+	for _, s := range c.sources {
+		due[s] = start
+		wg.Go(func() { c.runSource(sctx, s, start, deliveries) })
+	}
+	var newest, failedAt time.Time // the newest turn delivered; the newest failed one
 	for {
-		if ctx.Err() != nil {
+		var d delivery
+		select {
+		case <-ctx.Done():
 			return c.shutdown()
+		case d = <-deliveries:
 		}
-		now := c.clock.Now()
-		var due []*sourceModule
-		for _, s := range c.sources {
-			if !s.next.After(now) {
-				due = append(due, s)
-				// Keep the cadence (sources on multiples of one another
-				// stay in step) unless the channel fell behind.
-				if s.next = s.next.Add(s.schedule); !s.next.After(now) {
-					s.next = now.Add(s.schedule)
-				}
+		due[d.s] = d.next
+		if d.at.After(newest) {
+			newest = d.at
+		}
+		if d.err != nil {
+			if d.at.After(failedAt) {
+				failedAt = d.at
 			}
-		}
-		if len(due) > 0 {
-			if stop, err := c.step(ctx, due); stop {
+			if stop, err := c.failed(d.err); stop {
 				return err
 			}
+		} else {
+			maps.Copy(c.pending, d.out)
+			c.pendingFrom[d.s.name] = true
+			c.delivered[d.s.name] = true
 		}
-		next := c.sources[0].next
-		for _, s := range c.sources[1:] {
-			if s.next.Before(next) {
-				next = s.next
-			}
+		if failedAt.Equal(newest) || expecting(due, newest) {
+			continue
 		}
-		select {
-		case <-c.clock.After(next.Sub(c.clock.Now())):
-		case <-ctx.Done():
+		if stop, err := c.step(ctx); stop {
+			return err
 		}
 	}
 }
 
-// step acquires the due sources and runs a cycle when the channel is
+// delivery is what a source's goroutine hands the channel for one turn.
+type delivery struct {
+	s    *sourceModule
+	at   time.Time // when the turn was due
+	next time.Time // when the source's next turn is due
+	out  map[string]json.RawMessage
+	err  error
+}
+
+// expecting says whether a source due at the turn at has not delivered it
+// yet: then the cycle waits for it.
+func expecting(due map[*sourceModule]time.Time, at time.Time) bool {
+	for _, t := range due {
+		if t.Equal(at) {
+			return true
+		}
+	}
+	return false
+}
+
+// runSource runs s on its schedule from the turn at on, and hands every
+// turn's products (or failure) to out, until ctx ends.
+func (c *Channel) runSource(ctx context.Context, s *sourceModule, at time.Time, out chan<- delivery) {
+	for {
+		vals, err := c.acquireOne(ctx, s)
+		if ctx.Err() != nil {
+			return
+		}
+		// Keep the cadence (sources on multiples of one another stay in
+		// step) unless the source fell behind.
+		now := c.clock.Now()
+		next := at.Add(s.schedule)
+		if !next.After(now) {
+			next = now.Add(s.schedule)
+		}
+		select {
+		case out <- delivery{s: s, at: at, next: next, out: vals, err: err}:
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-c.clock.After(next.Sub(now)):
+		case <-ctx.Done():
+			return
+		}
+		at = next
+	}
+}
+
+// step runs a cycle on the pending source products, when the channel is
 // ready. It says whether Run must return, and with what.
-func (c *Channel) step(ctx context.Context, due []*sourceModule) (bool, error) {
-	err := c.acquire(ctx, due)
+func (c *Channel) step(ctx context.Context) (bool, error) {
 	if ctx.Err() != nil {
 		return true, c.shutdown()
-	}
-	if err != nil {
-		return c.failed(err)
 	}
 	if !c.ready() {
 		return false, nil
@@ -536,8 +601,12 @@ func (c *Channel) failed(err error) (bool, error) {
 	return false, nil
 }
 
+// shutdown stops the sources, waiting for them, and ends in SHUTDOWN.
 func (c *Channel) shutdown() error {
 	c.setState(StateShuttingDown)
+	if c.stopSources != nil {
+		c.stopSources()
+	}
 	c.setState(StateShutdown)
 	c.log.Debug("channel stopped", "cycles", c.Cycles())
 	return nil
@@ -623,39 +692,35 @@ func encodeOutputs(declared []string, out map[string]any) (map[string]json.RawMe
 // acquire runs sources in parallel and keeps what they deliver pending for
 // the next cycle.
 func (c *Channel) acquire(ctx context.Context, due []*sourceModule) error {
-	type result struct {
-		s   *sourceModule
-		out map[string]json.RawMessage
-		err error
-	}
-	results := make([]result, len(due))
+	outs := make([]map[string]json.RawMessage, len(due))
+	errs := make([]error, len(due))
 	var wg sync.WaitGroup
 	for i, s := range due {
-		wg.Go(func() {
-			var out map[string]json.RawMessage
-			err := c.runModule(&s.module, func() error {
-				vals, err := s.src.Acquire(ctx)
-				if err != nil {
-					return err
-				}
-				out, err = encodeOutputs(s.produces, vals)
-				return err
-			})
-			results[i] = result{s: s, out: out, err: err}
-		})
+		wg.Go(func() { outs[i], errs[i] = c.acquireOne(ctx, s) })
 	}
 	wg.Wait()
-	var errs []error
-	for _, r := range results {
-		if r.err != nil {
-			errs = append(errs, r.err)
-			continue
+	for i, s := range due {
+		if errs[i] == nil {
+			maps.Copy(c.pending, outs[i])
+			c.pendingFrom[s.name] = true
+			c.delivered[s.name] = true
 		}
-		maps.Copy(c.pending, r.out)
-		c.pendingFrom[r.s.name] = true
-		c.delivered[r.s.name] = true
 	}
 	return errors.Join(errs...)
+}
+
+// acquireOne runs source s once and returns its products, encoded.
+func (c *Channel) acquireOne(ctx context.Context, s *sourceModule) (map[string]json.RawMessage, error) {
+	var out map[string]json.RawMessage
+	err := c.runModule(&s.module, func() error {
+		vals, err := s.src.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = encodeOutputs(s.produces, vals)
+		return err
+	})
+	return out, err
 }
 
 func (c *Channel) products(view map[string]json.RawMessage, keys []string, gen int64, at time.Time) *Products {

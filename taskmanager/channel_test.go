@@ -243,18 +243,21 @@ func TestFailurePolicies(t *testing.T) {
 				transform("flaky", failingTransform(func() bool { calls++; return calls == 1 }))
 			cfg := f.config(clock)
 			cfg.MaxCycles = 2
-			var results []*taskmanager.CycleResult
-			cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
+			w := watch(cfg)
 			c := f.channel(space, cfg)
 			done := runAsync(ctx, c)
-			require.Equal(t, 10*time.Second, clock.NextAfter(t)) // cycle 1 failed, skipped
+			w.state(t, taskmanager.StateActive)
+			w.state(t, taskmanager.StateIdle) // cycle 1 failed, skipped
+			clock.WaitPending(t, 1)
+			require.Equal(t, []time.Duration{10 * time.Second}, clock.Timers(), "the source's next turn")
 			require.Equal(t, taskmanager.StateIdle, c.State())
 			clock.Advance(10 * time.Second)
-			require.Equal(t, 10*time.Second, clock.NextAfter(t))
-			require.Equal(t, taskmanager.StateSteady, c.State())
+			w.state(t, taskmanager.StateSteady)
+			clock.WaitPending(t, 1)
 			clock.Advance(10 * time.Second)
 			require.NoError(t, waitDone(t, done))
 			require.Equal(t, taskmanager.StateShutdown, c.State())
+			results := w.all()
 			require.Len(t, results, 2)
 			require.Equal(t, []int64{1, 2}, []int64{results[0].Generation, results[1].Generation})
 			b, err := space.DataBlock(ctx, "skipper")
@@ -279,7 +282,10 @@ func TestFailurePolicies(t *testing.T) {
 			require.NoError(t, err)
 			done := make(chan error, 1)
 			go func() { done <- tm.Run(ctx) }()
-			clock.NextAfter(t) // good waits after cycle 1; bad is offline
+			// Each channel's source hands its first products over, then
+			// waits for its next turn: good's and bad's (bad goes offline
+			// meanwhile, and its timer never fires into anything).
+			clock.WaitPending(t, 2)
 			clock.Advance(10 * time.Second)
 			err = waitDone(t, done)
 			require.ErrorIs(t, err, taskmanager.ErrModule)
@@ -400,20 +406,20 @@ func TestSchedules(t *testing.T) {
 			source("slow", "3s", counterSource("s"))
 		cfg := f.config(clock)
 		cfg.MaxCycles = 4
-		var results []*taskmanager.CycleResult
-		cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
+		w := watch(cfg)
 		c := f.channel(space, cfg)
 		done := runAsync(ctx, c)
+		w.cycle(t)
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{time.Second, 3 * time.Second}, clock.Timers())
 		for range 3 {
-			require.Equal(t, time.Second, clock.NextAfter(t))
+			clock.WaitPending(t, 2) // both sources wait for their next turn
 			clock.Advance(time.Second)
+			w.cycle(t)
 		}
 		require.NoError(t, waitDone(t, done))
-		var sources []string
-		for _, r := range results {
-			sources = append(sources, strings.Join(r.Sources, "+"))
-		}
-		require.Equal(t, []string{"fast+slow", "fast", "fast", "fast+slow"}, sources)
+		// At 3 s both sources are due: the cycle waits for both.
+		require.Equal(t, []string{"fast+slow", "fast", "fast", "fast+slow"}, w.sources())
 
 		// Generation 3 inherits the slow product of generation 1 without a copy.
 		b, err := space.DataBlock(ctx, "sched")
@@ -426,6 +432,73 @@ func TestSchedules(t *testing.T) {
 		hist, err := b.History(ctx, "s")
 		require.NoError(t, err)
 		require.Len(t, hist, 2)
+	})
+}
+
+func TestSlowSourceDelaysNoOtherSource(t *testing.T) {
+	t.Parallel()
+
+	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		clock := newClock()
+		// slow's second turn blocks until released.
+		entered, release := make(chan struct{}), make(chan struct{})
+		turns := 0
+		slow := &funcSource{produces: []string{"s"}, fn: func(context.Context) (map[string]any, error) {
+			turns++
+			if turns == 2 {
+				close(entered)
+				<-release
+			}
+			return map[string]any{"s": turns}, nil
+		}}
+		rec := &recorder{}
+		f := newFixture(t, "stuck").
+			source("fast", "2s", counterSource("f")).
+			source("slow", "3s", slow).
+			transform("sum", sumTransform("sum", "f", "s")).
+			publisher("pub", rec.publisher("sum"))
+		cfg := f.config(clock)
+		w := watch(cfg)
+		c := f.channel(space, cfg)
+		done := runAsync(ctx, c)
+
+		w.cycle(t) // at 0 s: fast+slow
+		clock.WaitPending(t, 2)
+		clock.Advance(2 * time.Second)
+		w.cycle(t) // at 2 s: fast
+		clock.WaitPending(t, 2)
+		clock.Advance(time.Second) // at 3 s slow's turn starts and hangs
+		<-entered
+		require.Equal(t, []time.Duration{time.Second}, clock.Timers(), "fast still waits for its turn at 4 s")
+		clock.Advance(time.Second)
+		r := w.cycle(t) // at 4 s: fast, with slow's last products
+		require.Equal(t, []string{"fast"}, r.Sources)
+		clock.WaitPending(t, 1)
+		require.Equal(t, []time.Duration{2 * time.Second}, clock.Timers())
+		clock.Advance(2 * time.Second)
+		w.cycle(t) // at 6 s: fast; slow is still in its turn of 3 s
+		close(release)
+		r = w.cycle(t) // slow's late products feed a cycle of their own
+		require.Equal(t, []string{"slow"}, r.Sources)
+		cancel()
+		require.NoError(t, waitDone(t, done))
+
+		require.Equal(t, []string{"fast+slow", "fast", "fast", "fast", "slow"}, w.sources())
+		b, err := space.DataBlock(context.Background(), "stuck")
+		require.NoError(t, err)
+		require.Equal(t, int64(5), b.Generation())
+		var sums []int
+		for gen := int64(1); gen <= 5; gen++ {
+			g, err := b.At(context.Background(), gen)
+			require.NoError(t, err)
+			sum, err := datablock.Get[int](context.Background(), g, "sum")
+			require.NoError(t, err)
+			sums = append(sums, sum)
+		}
+		// f counts 1, 2, 3, 4; s is 1 until slow's second turn delivers 2.
+		require.Equal(t, []int{2, 3, 4, 5, 6}, sums)
 	})
 }
 

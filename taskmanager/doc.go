@@ -16,8 +16,12 @@
 // graph (a product nobody produces, two producers of one product, a cycle
 // among transforms → one ErrGraph error naming them all).
 //
-// Sources run on their schedules. When every source has delivered once and
-// at least one delivered anew, a decision cycle runs:
+// Every source runs on its own schedule, in its own goroutine, so a slow
+// source delays no other. When every expected source product has arrived
+// (every source has delivered once, at least one delivered anew, and every
+// source due at the same time as the newest delivery has delivered too), a
+// decision cycle runs; a source still busy with an earlier turn is not
+// waited for, and its products feed a later cycle:
 //
 //  1. the transforms run in dependency order, independent ones in parallel,
 //     on the new source products and the products of earlier cycles;

@@ -89,14 +89,14 @@ func TestSourceFailureSkipsTheCycle(t *testing.T) {
 		f := newFixture(t, "flaky").source("good", "5s", counterSource("a")).source("flaky", "5s", flaky)
 		cfg := f.config(clock)
 		cfg.MaxCycles = 1
-		var results []*taskmanager.CycleResult
-		cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
+		w := watch(cfg)
 		c := f.channel(space, cfg)
 		done := runAsync(ctx, c)
-		clock.NextAfter(t)
+		clock.WaitPending(t, 2) // both sources had their first turn
 		require.Equal(t, taskmanager.StateIdle, c.State(), "no cycle before every source delivered")
 		clock.Advance(5 * time.Second)
 		require.NoError(t, waitDone(t, done))
+		results := w.all()
 		require.Len(t, results, 1)
 		require.Equal(t, int64(1), results[0].Generation)
 		require.Equal(t, []string{"flaky", "good"}, results[0].Sources)

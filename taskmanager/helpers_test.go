@@ -3,6 +3,7 @@ package taskmanager_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -220,4 +221,70 @@ func waitDone(t *testing.T, done <-chan error) error {
 		t.Fatal("the channel did not stop")
 		return nil
 	}
+}
+
+// watcher records a channel's cycles and states as they happen, so that a
+// test waits on them rather than on the clock.
+type watcher struct {
+	mu      sync.Mutex
+	results []*taskmanager.CycleResult
+	cycles  chan *taskmanager.CycleResult
+	states  chan taskmanager.State
+}
+
+// watch sets cfg's OnCycle and OnState to a new watcher.
+func watch(cfg *taskmanager.Config) *watcher {
+	w := &watcher{cycles: make(chan *taskmanager.CycleResult, 1000), states: make(chan taskmanager.State, 1000)}
+	cfg.OnCycle = func(r *taskmanager.CycleResult) {
+		w.mu.Lock()
+		w.results = append(w.results, r)
+		w.mu.Unlock()
+		w.cycles <- r
+	}
+	cfg.OnState = func(_ string, s taskmanager.State) { w.states <- s }
+	return w
+}
+
+// cycle waits for the next completed cycle.
+func (w *watcher) cycle(t *testing.T) *taskmanager.CycleResult {
+	t.Helper()
+	select {
+	case r := <-w.cycles:
+		return r
+	case <-time.After(20 * time.Second): // a safety net, not a wait
+		t.Fatal("no cycle completed")
+		return nil
+	}
+}
+
+// state waits until the channel enters s.
+func (w *watcher) state(t *testing.T, s taskmanager.State) {
+	t.Helper()
+	timeout := time.After(20 * time.Second) // a safety net, not a wait
+	for {
+		select {
+		case got := <-w.states:
+			if got == s {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("the channel never entered %s", s)
+		}
+	}
+}
+
+// all returns every cycle completed so far.
+func (w *watcher) all() []*taskmanager.CycleResult {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]*taskmanager.CycleResult(nil), w.results...)
+}
+
+// sources returns the sources of each cycle completed so far, "+"-joined.
+func (w *watcher) sources() []string {
+	var out []string
+	for _, r := range w.all() {
+		out = append(out, strings.Join(r.Sources, "+"))
+	}
+	return out
 }

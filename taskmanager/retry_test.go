@@ -55,31 +55,37 @@ func TestTransientWriteFailureIsRetried(t *testing.T) {
 		f := newFixture(t, "retried").source("src", "1m", counterSource("n")).publisher("pub", rec.publisher("n"))
 		cfg := f.config(clock)
 		cfg.MaxCycles = 2
-		var results []*taskmanager.CycleResult
-		cfg.OnCycle = func(r *taskmanager.CycleResult) { results = append(results, r) }
+		w := watch(cfg)
 		c := f.channel(space, cfg)
+		const delay = taskmanager.WriteRetryDelayDefault
 
 		// Cycle 1 is a new instance's first generation: its one write fails
 		// and is retried after WriteRetryDelayDefault, by the channel's clock.
+		// Two timers wait: the retry's and the source's next turn.
 		heal := failProductWrites(t, space)
 		done := runAsync(ctx, c)
-		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.NextAfter(t))
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{delay, time.Minute}, clock.Timers())
 		require.Equal(t, taskmanager.StateActive, c.State())
 		heal()
-		clock.Advance(taskmanager.WriteRetryDelayDefault)
-		require.Equal(t, time.Minute-taskmanager.WriteRetryDelayDefault, clock.NextAfter(t), "next source run")
+		clock.Advance(delay)
+		w.cycle(t)
+		require.Equal(t, []time.Duration{time.Minute - delay}, clock.Timers(), "the source's next turn")
 
 		// Cycle 2 duplicates first: the duplicate succeeds, the product
 		// write fails twice (waits of 1 s, then 2 s) and then succeeds.
 		heal = failProductWrites(t, space)
-		clock.Advance(time.Minute - taskmanager.WriteRetryDelayDefault)
-		require.Equal(t, taskmanager.WriteRetryDelayDefault, clock.NextAfter(t))
-		clock.Advance(taskmanager.WriteRetryDelayDefault)
-		require.Equal(t, 2*taskmanager.WriteRetryDelayDefault, clock.NextAfter(t))
+		clock.Advance(time.Minute - delay)
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{delay, time.Minute}, clock.Timers())
+		clock.Advance(delay)
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{2 * delay, time.Minute - delay}, clock.Timers())
 		heal()
-		clock.Advance(2 * taskmanager.WriteRetryDelayDefault)
+		clock.Advance(2 * delay)
 		require.NoError(t, waitDone(t, done))
 
+		results := w.all()
 		require.Len(t, results, 2)
 		require.Equal(t, []int64{1, 2}, []int64{results[0].Generation, results[1].Generation})
 		require.Equal(t, []int64{1, 2}, rec.seen(), "each publisher ran once per cycle")
@@ -106,9 +112,13 @@ func TestPersistentWriteFailureIsAnErrorAfterTheRetries(t *testing.T) {
 		c := f.channel(space, cfg)
 		failProductWrites(t, space)
 		done := runAsync(ctx, c)
-		require.Equal(t, time.Second, clock.NextAfter(t))
+		// The retry's timer and the source's next turn (a minute, the
+		// default schedule).
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{time.Second, taskmanager.DefaultSchedule}, clock.Timers())
 		clock.Advance(time.Second)
-		require.Equal(t, 2*time.Second, clock.NextAfter(t))
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{2 * time.Second, taskmanager.DefaultSchedule - time.Second}, clock.Timers())
 		clock.Advance(2 * time.Second)
 		err := waitDone(t, done)
 		require.ErrorContains(t, err, "disk hiccup (test)")

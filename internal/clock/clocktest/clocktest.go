@@ -7,6 +7,7 @@
 package clocktest
 
 import (
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -92,6 +93,19 @@ func (c *Clock) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.timers)
+}
+
+// Timers returns how long each pending timer still has to go, shortest
+// first.
+func (c *Clock) Timers() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ds := make([]time.Duration, len(c.timers))
+	for i, t := range c.timers {
+		ds[i] = t.at.Sub(c.now)
+	}
+	slices.Sort(ds)
+	return ds
 }
 
 // WaitAfterCalls waits until After has been called at least n times in

@@ -32,6 +32,7 @@ func TestAdvanceFiresDueTimers(t *testing.T) {
 	now := c.After(0)
 	require.Equal(t, 3, c.AfterCalls())
 	require.Equal(t, 2, c.Pending())
+	require.Equal(t, []time.Duration{time.Minute, 2 * time.Minute}, c.Timers())
 
 	at, ok := fired(now)
 	require.True(t, ok, "After(0) fires at once")
@@ -48,6 +49,7 @@ func TestAdvanceFiresDueTimers(t *testing.T) {
 	_, ok = fired(b)
 	require.False(t, ok)
 	require.Equal(t, 1, c.Pending())
+	require.Equal(t, []time.Duration{time.Minute}, c.Timers())
 
 	c.Advance(time.Hour)
 	at, ok = fired(b)
