@@ -128,8 +128,13 @@ func (in *Inspector) generation(ctx context.Context, tm *datasource.TaskManager,
 	}
 	g, err := in.ds.GenerationGet(ctx, tm.SequenceID, gen)
 	if errors.Is(err, datasource.ErrNotFound) {
-		return nil, fmt.Errorf("%w %d of task manager %q (it has generations 1 to %d; list them with `strata inspect generations %s`)",
-			ErrGenerationNotFound, gen, tm.Name, tm.LastGeneration, tm.Name)
+		// The reaper deletes old generations: name the oldest one kept.
+		first := int64(1)
+		if gs, err := in.ds.GenerationList(ctx, &datasource.GenerationListParams{TaskManagerSeq: tm.SequenceID, Limit: 1}); err == nil && len(gs) > 0 {
+			first = gs[0].Number
+		}
+		return nil, fmt.Errorf("%w %d of task manager %q (it has generations %d to %d; list them with `strata inspect generations %s`)",
+			ErrGenerationNotFound, gen, tm.Name, first, tm.LastGeneration, tm.Name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("look up generation %d of task manager %q: %w", gen, tm.Name, err)

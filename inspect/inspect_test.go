@@ -441,3 +441,42 @@ func TestOddValues(t *testing.T) {
 		})
 	}
 }
+
+// TestAfterRetention inspects a task manager whose oldest generation the
+// reaper deleted: errors name the generations that are left, and what
+// is left still lists, reads and diffs.
+func TestAfterRetention(t *testing.T) {
+	t.Parallel()
+	for _, backend := range inspecttest.Backends {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			space := inspecttest.Seeded(t, backend)
+			res, err := space.DataSource().DataDeleteBefore(ctx, &datasource.DataDeleteParams{Horizon: inspecttest.T0.Add(30 * time.Second)})
+			require.NoError(t, err)
+			require.EqualValues(t, 1, res.Generations, "generation 1 of jobs")
+			in := inspect.New(space.DataSource(), nil)
+
+			_, _, err = in.Products(ctx, "jobs", 1)
+			require.ErrorIs(t, err, inspect.ErrGenerationNotFound)
+			require.Contains(t, err.Error(), "unknown generation 1 of task manager \"jobs\" (it has generations 2 to 3;")
+
+			var gens []int64
+			require.NoError(t, in.Generations(ctx, &inspect.GenerationsParams{Name: "jobs"}, func(g *inspect.Generation) error {
+				gens = append(gens, g.Number)
+				return nil
+			}))
+			require.Equal(t, []int64{2, 3}, gens)
+			_, ps, err := in.Products(ctx, "jobs", 2)
+			require.NoError(t, err)
+			require.Len(t, ps, 4, "config and publishers, written in generation 1, are still valid in 2")
+			var changes []string
+			_, _, err = in.Diff(ctx, &inspect.DiffParams{Name: "jobs", From: 2, To: 3}, func(c *inspect.Change) error {
+				changes = append(changes, c.Key+" "+c.Change)
+				return nil
+			})
+			require.NoError(t, err)
+			require.Equal(t, []string{"alerts added", "config rewritten"}, changes)
+		})
+	}
+}
