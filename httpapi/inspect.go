@@ -284,9 +284,13 @@ func (s *Server) apiProduct(w http.ResponseWriter, r *http.Request) {
 	for i, c := range v.Columns {
 		keys[i], _ = json.Marshal(c)
 	}
+	ctx := r.Context()
 	err = v.Rows(func(row []any) error {
 		if limit > 0 && n == limit {
 			return errLimit
+		}
+		if err := ctx.Err(); err != nil {
+			return err // the client went away: stop reading the value
 		}
 		if n > 0 {
 			st.raw(",")
@@ -380,7 +384,11 @@ func (s *Server) apiDiff(w http.ResponseWriter, r *http.Request) {
 	// The blocks are known once Diff returns: they follow the changes.
 	st := newStream(w)
 	n := 0
-	fb, tb, err := s.inspector().Diff(r.Context(), &inspect.DiffParams{Name: r.PathValue("name"), From: from, To: to}, func(c *inspect.Change) error {
+	ctx := r.Context()
+	fb, tb, err := s.inspector().Diff(ctx, &inspect.DiffParams{Name: r.PathValue("name"), From: from, To: to}, func(c *inspect.Change) error {
+		if err := ctx.Err(); err != nil {
+			return err // the client went away
+		}
 		if n == 0 {
 			st.raw(`{"changes":[`)
 		} else {
