@@ -114,6 +114,10 @@ func TestInspector(t *testing.T) {
 				require.Equal(t, []string{"site", "cpu"}, v.Columns)
 				require.Equal(t, []string{`["FNAL",4]`, `["CERN",8]`}, rowsOf(t, v))
 
+				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Columns: []string{"cpu", " site", "cpu", ""}})
+				require.NoError(t, err)
+				require.Equal(t, []string{"cpu", "site"}, v.Columns, "trimmed, each once")
+
 				v, err = in.Product(ctx, &inspect.ProductParams{Name: "jobs", Key: "jobs", Query: `site in ["DESY", "CERN"] and cpu < 10`})
 				require.NoError(t, err)
 				require.Equal(t, []string{`[3,"DESY",2]`}, rowsOf(t, v))

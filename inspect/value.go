@@ -403,11 +403,13 @@ func (in *Inspector) Product(ctx context.Context, p *ProductParams) (*Value, err
 	v.Columns = order
 	if len(p.Columns) > 0 {
 		v.Columns = nil
+		picked := map[string]bool{}
 		for _, c := range p.Columns {
 			c = strings.TrimSpace(c)
-			if c == "" {
-				continue
+			if c == "" || picked[c] {
+				continue // a column named twice is shown once (JSON keys are unique)
 			}
+			picked[c] = true
 			if _, ok := types[c]; !ok {
 				return nil, fmt.Errorf("%w: column %q is not in %s (its columns: %s)", ErrInvalid, c, where, strings.Join(order, ", "))
 			}
