@@ -217,13 +217,16 @@ func (in *Inspector) Generations(ctx context.Context, p *GenerationsParams, fn f
 	if err != nil {
 		return err
 	}
-	_, err = in.generationsOf(ctx, tm, p.After, p.Limit, fn)
+	_, err = in.generationsOf(ctx, tm, p.After, p.Limit, false, fn)
 	return err
 }
 
 // generationsOf streams an instance's generations after `after` and returns
-// the number of the last one passed to fn (after when none).
-func (in *Inspector) generationsOf(ctx context.Context, tm *datasource.TaskManager, after int64, limit int, fn func(*Generation) error) (int64, error) {
+// the number of the last one passed to fn (after when none). With hold, it
+// stops before an open generation that holds no product yet: a task
+// manager opens a cycle's generation before its publishers run and writes
+// the cycle's products after them, so the counts are not known yet.
+func (in *Inspector) generationsOf(ctx context.Context, tm *datasource.TaskManager, after int64, limit int, hold bool, fn func(*Generation) error) (int64, error) {
 	sent := 0
 	for {
 		page := in.pageSize
@@ -246,6 +249,9 @@ func (in *Inspector) generationsOf(ctx context.Context, tm *datasource.TaskManag
 		}
 		for _, g := range gens {
 			w := written[g.Number]
+			if hold && !g.Sealed() && w.count == 0 {
+				return after, nil
+			}
 			if err := fn(&Generation{Number: g.Number, Time: g.CreatedAt, Sealed: g.Sealed(), SealedAt: g.SealedAt, Written: w.count, Bytes: w.bytes}); err != nil {
 				return g.Number, err
 			}
@@ -260,9 +266,12 @@ func (in *Inspector) generationsOf(ctx context.Context, tm *datasource.TaskManag
 
 // Follow lists the generations of p.Name after p.After like Generations,
 // then lists the new ones each time tick fires, until ctx ends (it then
-// returns nil). When the task manager restarts as a new instance, Follow
-// moves on to it from its generation 1. flush, when set, is called after
-// each batch, so that output appears at once.
+// returns nil). An open generation that holds no product yet is listed
+// once it does or once it is sealed, so that its counts are final for a
+// task manager that writes a cycle in one transaction. When the task
+// manager restarts as a new instance, Follow lists what is left of the old
+// one, then moves on to the new one from its generation 1. flush, when
+// set, is called after each batch, so that output appears at once.
 func (in *Inspector) Follow(ctx context.Context, p *GenerationsParams, tick <-chan time.Time, fn func(*Generation) error, flush func() error) error {
 	tm, err := in.taskManager(ctx, p.Name)
 	if err != nil {
@@ -270,7 +279,7 @@ func (in *Inspector) Follow(ctx context.Context, p *GenerationsParams, tick <-ch
 	}
 	after := p.After
 	for {
-		if after, err = in.generationsOf(ctx, tm, after, 0, fn); err != nil {
+		if after, err = in.generationsOf(ctx, tm, after, 0, true, fn); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -294,6 +303,12 @@ func (in *Inspector) Follow(ctx context.Context, p *GenerationsParams, tick <-ch
 			return err
 		}
 		if next.SequenceID != tm.SequenceID {
+			if _, err := in.generationsOf(ctx, tm, after, 0, false, fn); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
+			}
 			tm, after = next, 0
 		}
 	}

@@ -302,10 +302,15 @@ func TestFollow(t *testing.T) {
 			tick := make(chan time.Time)
 			flushed := make(chan struct{})
 			var got []int64
+			written := map[int64]int64{}
 			done := make(chan error, 1)
 			go func() {
 				done <- in.Follow(ctx, &inspect.GenerationsParams{Name: "jobs", After: 1}, tick,
-					func(g *inspect.Generation) error { got = append(got, g.Number); return nil },
+					func(g *inspect.Generation) error {
+						got = append(got, g.Number)
+						written[g.Number] = g.Written
+						return nil
+					},
 					func() error { flushed <- struct{}{}; return nil })
 			}()
 			wait := func() {
@@ -319,20 +324,37 @@ func TestFollow(t *testing.T) {
 			wait()
 			require.Equal(t, []int64{2, 3}, got)
 
+			// A new generation is listed once its products are written (a
+			// cycle opens it, runs its publishers, then writes), with its
+			// final counts.
 			b, err := space.DataBlock(ctx, "jobs")
 			require.NoError(t, err)
-			_, err = b.Duplicate(ctx)
+			b4, err := b.Duplicate(ctx)
+			require.NoError(t, err)
+			tick <- time.Now()
+			wait()
+			require.Equal(t, []int64{2, 3}, got, "generation 4 is open and empty")
+			require.NoError(t, b4.PutItems(ctx, datablock.Item{Key: "a", Value: 1}, datablock.Item{Key: "b", Value: 2}))
+			tick <- time.Now()
+			wait()
+			require.Equal(t, []int64{2, 3, 4}, got)
+			require.EqualValues(t, 2, written[4])
+
+			// Generation 5, open and empty, waits.
+			_, err = b4.Duplicate(ctx)
 			require.NoError(t, err)
 			tick <- time.Now()
 			wait()
 			require.Equal(t, []int64{2, 3, 4}, got)
 
-			// A restarted task manager is followed from its generation 1.
-			_, err = space.NewDataBlock(ctx, "jobs")
+			// A restarted task manager: what is left of the old instance,
+			// then the new one from its generation 1.
+			nb, err := space.NewDataBlock(ctx, "jobs")
 			require.NoError(t, err)
+			require.NoError(t, nb.Put(ctx, "a", 1))
 			tick <- time.Now()
 			wait()
-			require.Equal(t, []int64{2, 3, 4, 1}, got)
+			require.Equal(t, []int64{2, 3, 4, 5, 1}, got)
 
 			cancel()
 			select {
