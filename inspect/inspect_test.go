@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datablock"
@@ -505,4 +506,31 @@ func TestAfterRetention(t *testing.T) {
 			require.Equal(t, []string{"alerts added", "config rewritten"}, changes)
 		})
 	}
+}
+
+// TestListWhileWriting lists generations on SQLite while a write
+// transaction holds the datasource's one writer connection: inspection
+// reads through the reader pool, so it neither waits for the writer nor
+// holds it up.
+func TestListWhileWriting(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	space := inspecttest.Seeded(t, "sqlite")
+	ds, ok := space.DataSource().(interface{ DB() *sqlx.DB })
+	require.True(t, ok)
+	tx, err := ds.DB().BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	var n int
+	require.NoError(t, tx.GetContext(ctx, &n, "SELECT COUNT(*) FROM generation"), "the writer connection is taken")
+
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var gens []int64
+	err = inspect.New(space.DataSource(), nil).Generations(lctx, &inspect.GenerationsParams{Name: "jobs"}, func(g *inspect.Generation) error {
+		gens = append(gens, g.Number)
+		return nil
+	})
+	require.NoError(t, err, "listing must not wait for the writer connection")
+	require.Equal(t, []int64{1, 2, 3}, gens)
 }

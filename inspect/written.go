@@ -23,12 +23,22 @@ type sqlBacked interface {
 	DB() *sqlx.DB
 }
 
+// readerBacked is implemented by the SQLite datasource, whose DB is its
+// one writer connection: reading through its reader pool instead neither
+// waits for nor holds up the writer (a channel writing its cycle).
+type readerBacked interface {
+	Reader() *sqlx.DB
+}
+
 // writtenIn counts the product versions first written in each generation
 // of [from, to] of an instance.
 func (in *Inspector) writtenIn(ctx context.Context, seq, from, to int64) (map[int64]written, error) {
 	out := make(map[int64]written, to-from+1)
 	if sb, ok := in.ds.(sqlBacked); ok {
 		db := sb.DB()
+		if rb, ok := in.ds.(readerBacked); ok {
+			db = rb.Reader()
+		}
 		size := "length(value)"
 		if db.DriverName() == "postgres" {
 			size = "octet_length(value)"
