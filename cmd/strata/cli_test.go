@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -35,16 +37,27 @@ func TestDBStatusAndMigrate(t *testing.T) {
 	for name, url := range map[string]func(testing.TB) string{"SQLite": sqliteURL, "Postgres": pgtest.NewDatabase} {
 		t.Run(name, func(t *testing.T) {
 			db := url(t)
-			// Before any migration: version 0 and a hint.
-			out, stderr, err := runStrata(t, "db", "status", "--db", db, "--format", "json")
-			require.NoError(t, err)
-			require.Contains(t, stderr, "strata db migrate")
 			var rows []map[string]any
-			require.NoError(t, json.Unmarshal([]byte(out), &rows))
-			require.Len(t, rows, 1)
-			require.EqualValues(t, 0, rows[0]["schema_version"])
+			if name == "SQLite" {
+				// Looking at a file that does not exist does not create it.
+				_, _, err := runStrata(t, "db", "status", "--db", db)
+				require.ErrorContains(t, err, "does not exist")
+				_, _, err = runStrata(t, "inspect", "taskmanagers", "--db", db)
+				require.ErrorContains(t, err, "does not exist")
+				path := strings.TrimPrefix(db, "sqlite://")
+				_, statErr := os.Stat(path)
+				require.ErrorIs(t, statErr, fs.ErrNotExist)
+			} else {
+				// Before any migration: version 0 and a hint.
+				out, stderr, err := runStrata(t, "db", "status", "--db", db, "--format", "json")
+				require.NoError(t, err)
+				require.Contains(t, stderr, "strata db migrate")
+				require.NoError(t, json.Unmarshal([]byte(out), &rows))
+				require.Len(t, rows, 1)
+				require.EqualValues(t, 0, rows[0]["schema_version"])
+			}
 
-			out, _, err = runStrata(t, "db", "migrate", "--db", db)
+			out, _, err := runStrata(t, "db", "migrate", "--db", db)
 			require.NoError(t, err)
 			require.Contains(t, out, "schema at version")
 

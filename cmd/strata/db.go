@@ -38,6 +38,9 @@ func newDBCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkExists(cfg.URL); err != nil {
+				return err
+			}
 			cfg.SkipMigrate = true
 			s, err := dataspace.OpenConfig(cmd.Context(), cfg)
 			if err != nil {

@@ -58,7 +58,7 @@ func inspectOut(g *globals, cmd *cobra.Command) io.Writer {
 // withInspector opens the dataspace and runs fn with an Inspector over it.
 func withInspector(g *globals, cmd *cobra.Command, fn func(ctx context.Context, in *inspect.Inspector, w io.Writer) error) error {
 	ctx := cmd.Context()
-	s, err := g.openDataSpace(ctx)
+	s, err := g.openExistingDataSpace(ctx)
 	if err != nil {
 		return err
 	}

@@ -205,6 +205,8 @@ func TestInspectEmptyDatabase(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			t.Parallel()
 			db := inspecttest.URL(t, backend)
+			_, _, err := runStrata(t, "db", "migrate", "--db", db) // an empty, existing database
+			require.NoError(t, err)
 			out, err := runInspect(t, db, "json", "taskmanagers")
 			require.NoError(t, err)
 			require.Equal(t, "[]\n", out)

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/strata-dataspace/strata/datasource/sqlite"
 	"github.com/strata-dataspace/strata/dataspace"
 	"github.com/strata-dataspace/strata/internal/output"
 )
@@ -83,6 +87,35 @@ func (g *globals) openDataSpace(ctx context.Context) (*dataspace.DataSpace, erro
 		return nil, fmt.Errorf("open %s: %w", dataspace.Redact(cfg.URL), err)
 	}
 	return s, nil
+}
+
+// openExistingDataSpace is openDataSpace for commands that only look: a
+// SQLite file that does not exist is an error (a mistyped --db would
+// otherwise create an empty database and show nothing).
+func (g *globals) openExistingDataSpace(ctx context.Context) (*dataspace.DataSpace, error) {
+	cfg, err := g.dataspaceConfig()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkExists(cfg.URL); err != nil {
+		return nil, err
+	}
+	return g.openDataSpace(ctx)
+}
+
+// checkExists fails when url names a SQLite file that does not exist.
+func checkExists(url string) error {
+	if !strings.HasPrefix(url, "sqlite://") {
+		return nil
+	}
+	path, _, err := sqlite.ParseURL(url)
+	if err != nil || path == sqlite.MemoryPath {
+		return nil // Open reports a bad URL
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sqlite database %s does not exist: check --db (or $STRATA_DB), or create it with strata run or strata db migrate", path)
+	}
+	return nil
 }
 
 // print writes a table in the chosen --format.
