@@ -4,10 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -20,39 +16,9 @@ import (
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations lists the embedded migrations, oldest first. File names are
-// NNNN_name.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migration")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("migration file %q: want NNNN_name.sql", e.Name())
-		}
-		body, err := migrationFS.ReadFile("migration/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i := 1; i < len(out); i++ {
-		if out[i].version == out[i-1].version {
-			return nil, fmt.Errorf("migrations %s and %s have the same version %d", out[i-1].name, out[i].name, out[i].version)
-		}
-	}
-	return out, nil
+// migrations lists the embedded migrations, oldest first.
+func migrations() ([]datasource.Migration, error) {
+	return datasource.LoadMigrations(migrationFS, "migration")
 }
 
 // migrationLock is the advisory lock key that serialises Migrate across
@@ -73,7 +39,7 @@ func (s *DataSource) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate postgres: %w", err)
 	}
-	newest := ms[len(ms)-1].version
+	newest := ms[len(ms)-1].Version
 	for _, m := range ms {
 		err := s.inTx(ctx, "migrate", func(tx *sqlx.Tx) error {
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
@@ -89,18 +55,18 @@ func (s *DataSource) Migrate(ctx context.Context) error {
 			if cur > newest {
 				return fmt.Errorf("%w: database at version %d, this program knows up to %d: upgrade strata", datasource.ErrSchemaTooNew, cur, newest)
 			}
-			if m.version <= cur {
+			if m.Version <= cur {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return interpretError(err)
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, ts(time.Now()))
+				m.Version, m.Name, ts(time.Now()))
 			return interpretError(err)
 		})
 		if err != nil {
-			return fmt.Errorf("migrate postgres to version %d (%s): %w", m.version, m.name, err)
+			return fmt.Errorf("migrate postgres to version %d (%s): %w", m.Version, m.Name, err)
 		}
 	}
 	return nil

@@ -193,7 +193,7 @@ func TestMigrate(t *testing.T) {
 		require.Equal(t, len(ms), rows)
 		v, err := ds.SchemaVersion(ctx)
 		require.NoError(t, err)
-		require.Equal(t, ms[len(ms)-1].version, v)
+		require.Equal(t, ms[len(ms)-1].Version, v)
 	})
 
 	t.Run("MigrateTwiceIsFine", func(t *testing.T) {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -18,34 +15,9 @@ import (
 //go:embed migration/*.sql
 var migrationFS embed.FS
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// migrations lists the embedded migrations, oldest first. File names are
-// NNNN_name.sql.
-func migrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFS, "migration")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, e := range entries {
-		num, name, ok := strings.Cut(strings.TrimSuffix(e.Name(), ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration file %q: want NNNN_name.sql", e.Name())
-		}
-		body, err := migrationFS.ReadFile("migration/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: v, name: name, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	return out, nil
+// migrations lists the embedded migrations, oldest first.
+func migrations() ([]datasource.Migration, error) {
+	return datasource.LoadMigrations(migrationFS, "migration")
 }
 
 const schemaVersionDDL = `CREATE TABLE IF NOT EXISTS schema_version (
@@ -70,21 +42,21 @@ func (s *DataSource) Migrate(ctx context.Context) error {
 			if err := tx.GetContext(ctx, &cur, `SELECT COALESCE(MAX(version), 0) FROM schema_version`); err != nil {
 				return err
 			}
-			if last := ms[len(ms)-1].version; cur > last {
+			if last := ms[len(ms)-1].Version; cur > last {
 				return fmt.Errorf("%w: database at version %d, this program knows up to %d: upgrade strata", datasource.ErrSchemaTooNew, cur, last)
 			}
-			if m.version <= cur {
+			if m.Version <= cur {
 				return nil
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, time.Now().UnixMicro())
+				m.Version, m.Name, time.Now().UnixMicro())
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("migrate sqlite to version %d (%s): %w", m.version, m.name, interpretError(err))
+			return fmt.Errorf("migrate sqlite to version %d (%s): %w", m.Version, m.Name, interpretError(err))
 		}
 	}
 	return nil
