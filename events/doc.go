@@ -40,13 +40,12 @@
 // On SQLite every statement runs on the connection sqlite.DataSource.DB
 // returns, the single writer: reads wait while a batch is written. Read
 // statements, and the multi-row INSERTs of a batch (in a few fixed row
-// counts), are prepared once per database and reused. The store tunes that
-// writer connection once, without weakening durability (synchronous stays
-// as the datasource set it, every batch is one transaction): a 64 MiB page
-// cache and temp_store MEMORY so a batch's dirty pages and statement
-// journals stay in memory until its commit, and wal_autocheckpoint 8192
-// pages so index pages rewritten by consecutive batches are checkpointed
-// into the database file less often. What a batch costs is mostly its
+// counts), are prepared once per database and reused. The backend opens
+// that writer tuned for batches (see sqlite.WriterCacheKiB): a 64 MiB page
+// cache and temp_store MEMORY keep a batch's dirty pages and statement
+// journals in memory until its commit, and wal_autocheckpoint 8192 pages
+// checkpoints index pages rewritten by consecutive batches less often;
+// every batch is one transaction and synchronous is unchanged. What a batch costs is mostly its
 // trait index: one row and one value-index entry per trait, at random
 // places of the value index, so each commit writes many pages.
 //

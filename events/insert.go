@@ -149,9 +149,6 @@ func copyIn(ctx context.Context, tx *sqlx.Tx, stmt string, rows func(row func(ar
 // insertSQLite stores a batch with multi-row INSERTs on the single writer
 // connection (BEGIN IMMEDIATE, so the id allocation cannot race).
 func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, error) {
-	if err := s.tuneWriter(ctx); err != nil {
-		return nil, err
-	}
 	if err := s.prepareInserts(ctx); err != nil {
 		return nil, err
 	}
@@ -297,40 +294,6 @@ func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, prefix, suffix stri
 		}
 		done += n
 	}
-	return nil
-}
-
-// tunedWriters records the SQLite writer pools tuneWriter has set up.
-var tunedWriters sync.Map
-
-// writerCacheKiB is the page cache of the SQLite writer connection, in KiB:
-// large enough that a batch of a few thousand events (or an expiry batch)
-// does not spill dirty pages into the WAL before its commit.
-const writerCacheKiB = 65536
-
-// tuneWriter sets, once per SQLite writer pool, the pragmas that make
-// batches cheaper without weakening durability (synchronous stays as the
-// datasource set it): multi-row INSERTs write statement journals, which
-// temp_store MEMORY keeps off the disk (it only moves SQLite's temporary
-// files), and a larger page cache keeps a transaction's dirty pages in
-// memory until the commit writes them once.
-func (s *Store) tuneWriter(ctx context.Context) error {
-	if s.pg {
-		return nil
-	}
-	if _, done := tunedWriters.Load(s.db); done {
-		return nil
-	}
-	if _, err := s.db.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
-		return fmt.Errorf("set temp_store: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, writerCacheKiB)); err != nil {
-		return fmt.Errorf("set cache_size: %w", err)
-	}
-	if _, err := s.db.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 8192`); err != nil {
-		return fmt.Errorf("set wal_autocheckpoint: %w", err)
-	}
-	tunedWriters.Store(s.db, true)
 	return nil
 }
 

@@ -457,9 +457,6 @@ func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 	if err := s.filter(&b, f); err != nil {
 		return 0, err
 	}
-	if err := s.tuneWriter(ctx); err != nil {
-		return 0, err
-	}
 	var n int64
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
@@ -662,9 +659,6 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 			return 0, 0, fmt.Errorf("count expired events: %w", err)
 		}
 		return r.N, r.B, nil
-	}
-	if err := s.tuneWriter(ctx); err != nil {
-		return 0, 0, err
 	}
 	for {
 		var (

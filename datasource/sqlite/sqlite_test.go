@@ -138,3 +138,25 @@ func TestRetentionBatchesAcrossInstances(t *testing.T) {
 	require.Equal(t, int64(1), st.TaskManagers)
 	require.Equal(t, int64(1), st.ProductVersions)
 }
+
+// The writer is opened tuned for batches, durability untouched; readers
+// are query-only.
+func TestConnectionSettings(t *testing.T) {
+	ctx := context.Background()
+	ds, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { ds.Close() })
+	for pragma, want := range map[string]int64{
+		"temp_store":         2, // MEMORY
+		"cache_size":         -sqlite.WriterCacheKiB,
+		"wal_autocheckpoint": 8192,
+		"synchronous":        2, // FULL
+	} {
+		var got int64
+		require.NoError(t, ds.DB().GetContext(ctx, &got, "PRAGMA "+pragma), pragma)
+		require.Equal(t, want, got, pragma)
+	}
+	var readOnly int64
+	require.NoError(t, ds.Reader().GetContext(ctx, &readOnly, "PRAGMA query_only"))
+	require.Equal(t, int64(1), readOnly)
+}
