@@ -44,6 +44,8 @@ import (
 	"time"
 
 	_ "github.com/lib/pq" // registers the "postgres" driver
+
+	"github.com/strata-dataspace/strata/internal/testenv"
 )
 
 // Environment variables read by the harness.
@@ -56,7 +58,7 @@ const (
 	// without them behaves as if PostgreSQL were not installed.
 	EnvBinDir = "STRATA_PG_BINDIR"
 	// EnvCI, when "true", turns a missing PostgreSQL into a test failure.
-	EnvCI = "CI"
+	EnvCI = testenv.EnvCI
 )
 
 // dirPrefix starts the name of every cluster directory, so that clusters
@@ -146,17 +148,14 @@ func NewCluster(t testing.TB) *Cluster {
 // missing outside CI, else a failure.
 func unavailable(t testing.TB, err error) {
 	t.Helper()
-	if errors.Is(err, ErrNoServer) && !requireServer() {
-		t.Skipf("pgtest: %v (set %s=true to fail instead)", err, EnvCI)
+	if errors.Is(err, ErrNoServer) {
+		testenv.Missing(t, "pgtest: %v", err)
 	}
 	t.Fatalf("pgtest: %v", err)
 }
 
 // requireServer reports whether a missing server is a failure: under CI.
-func requireServer() bool {
-	v, _ := strconv.ParseBool(os.Getenv(EnvCI))
-	return v
-}
+func requireServer() bool { return testenv.CI() }
 
 // Cluster is a PostgreSQL server the tests create databases on: a
 // throwaway cluster this package started, or an external server.
