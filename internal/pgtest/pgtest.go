@@ -132,7 +132,7 @@ func NewCluster(t testing.TB) *Cluster {
 	c, err := startCluster()
 	if err != nil {
 		if errors.Is(err, ErrNoServer) && os.Getenv(EnvURL) != "" {
-			t.Skipf("pgtest: a private cluster needs local server binaries: %v", err)
+			testenv.Missing(t, "pgtest: a private cluster needs local server binaries: %v", err)
 		}
 		unavailable(t, err)
 	}
