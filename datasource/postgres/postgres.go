@@ -7,7 +7,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"database/sql/driver"
 	"errors"
 	"fmt"
@@ -127,9 +126,7 @@ type DataSource struct {
 	cfg       Config
 	log       hclog.Logger
 
-	stmts    sync.Map // query text → *sqlx.Stmt, for point reads
-	putOneMu sync.Mutex
-	putOneSt *sql.Stmt // putOneSQL, prepared on first use
+	stmts sync.Map // query text → *sqlx.Stmt, prepared once
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -285,11 +282,6 @@ func (s *DataSource) Close() error {
 			s.stmts.Delete(q)
 			return true
 		})
-		s.putOneMu.Lock()
-		if s.putOneSt != nil {
-			_ = s.putOneSt.Close()
-		}
-		s.putOneMu.Unlock()
 		if s.ownsPool {
 			s.closeErr = s.db.Close()
 		}
@@ -297,24 +289,31 @@ func (s *DataSource) Close() error {
 	return s.closeErr
 }
 
-// get runs a one-row read through a statement prepared once (database/sql
-// prepares it again on each connection that runs it): a point read then
-// skips the server's parse and plan.
-func (s *DataSource) get(ctx context.Context, dst any, q string, args ...any) error {
-	st, ok := s.stmts.Load(q)
-	if !ok {
-		prepared, err := s.db.PreparexContext(ctx, q)
-		if err != nil {
-			return err
-		}
-		if prev, loaded := s.stmts.LoadOrStore(q, prepared); loaded {
-			_ = prepared.Close()
-			st = prev
-		} else {
-			st = prepared
-		}
+// stmt returns q prepared once on the pool (database/sql prepares it again
+// on each connection that runs it): a hot statement then skips the
+// server's parse and plan.
+func (s *DataSource) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sqlx.Stmt), nil
 	}
-	return st.(*sqlx.Stmt).GetContext(ctx, dst, args...)
+	prepared, err := s.db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := s.stmts.LoadOrStore(q, prepared); loaded {
+		_ = prepared.Close()
+		return prev.(*sqlx.Stmt), nil
+	}
+	return prepared, nil
+}
+
+// get runs a one-row read through a prepared statement.
+func (s *DataSource) get(ctx context.Context, dst any, q string, args ...any) error {
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return err
+	}
+	return st.GetContext(ctx, dst, args...)
 }
 
 // ResetConnections closes the idle connections; the next calls open fresh

@@ -156,7 +156,7 @@ ON CONFLICT (taskmanager_seq, key, first_gen) DO UPDATE SET encoding = EXCLUDED.
 func (s *DataSource) putOne(ctx context.Context, seq, g int64, pr *datasource.Product) error {
 	var n int64
 	err := s.retry(ctx, "put product", func() error {
-		st, err := s.putOneStmt(ctx)
+		st, err := s.stmt(ctx, putOneSQL)
 		if err != nil {
 			return interpretError(err)
 		}
@@ -185,21 +185,6 @@ func (s *DataSource) putOne(ctx context.Context, seq, g int64, pr *datasource.Pr
 		return fmt.Errorf("put 1 products into taskmanager %d gen %d: %w", seq, g, err)
 	}
 	return nil
-}
-
-// putOneStmt returns putOneSQL prepared on the pool (database/sql prepares
-// it again on each connection that runs it), saving a parse and plan per put.
-func (s *DataSource) putOneStmt(ctx context.Context) (*sql.Stmt, error) {
-	s.putOneMu.Lock()
-	defer s.putOneMu.Unlock()
-	if s.putOneSt == nil {
-		st, err := s.db.PrepareContext(ctx, putOneSQL)
-		if err != nil {
-			return nil, err
-		}
-		s.putOneSt = st
-	}
-	return s.putOneSt, nil
 }
 
 // insertProducts inserts new open versions: one INSERT for a single
