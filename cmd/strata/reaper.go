@@ -104,11 +104,7 @@ func runReaper(ctx context.Context, g *globals, f *reaperFlags, cmd *cobra.Comma
 	defer space.Close()
 
 	cfg.Logger = hclog.New(&hclog.LoggerOptions{Name: "strata", Output: g.stderr, Level: hclog.Info})
-	if store, err := events.Open(ctx, space, nil); err == nil {
-		cfg.Expirers = append(cfg.Expirers, store)
-	} else {
-		cfg.Logger.Warn("expired events are left alone", "error", err)
-	}
+	addEventExpirer(ctx, space, &cfg, cfg.Logger)
 	var printMu sync.Mutex
 	var printErr error
 	if !f.once {
@@ -194,4 +190,15 @@ func reportSummary(rep *reaper.Report) string {
 		s += "; error: " + rep.LastError
 	}
 	return s
+}
+
+// addEventExpirer makes the reaper's runs also remove expired events (the
+// event store of space); without one they are left alone, with a warning.
+func addEventExpirer(ctx context.Context, space *dataspace.DataSpace, cfg *reaper.Config, log hclog.Logger) {
+	store, err := events.Open(ctx, space, nil)
+	if err != nil {
+		log.Warn("the reaper leaves expired events alone", "error", err)
+		return
+	}
+	cfg.Expirers = append(cfg.Expirers, store)
 }

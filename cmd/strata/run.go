@@ -16,7 +16,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/strata-dataspace/strata/dataspace"
-	"github.com/strata-dataspace/strata/events"
 	"github.com/strata-dataspace/strata/examples/channel/modules"
 	"github.com/strata-dataspace/strata/httpapi"
 	"github.com/strata-dataspace/strata/reaper"
@@ -152,11 +151,7 @@ func runChannels(ctx context.Context, g *globals, f *runFlags) error {
 		return err
 	}
 
-	if store, err := events.Open(ctx, space, nil); err == nil {
-		rcfg.Expirers = append(rcfg.Expirers, store)
-	} else {
-		log.Warn("the reaper leaves expired events alone", "error", err)
-	}
+	addEventExpirer(ctx, space, &rcfg, log)
 	rp, err := reaper.New(space, &rcfg)
 	if err != nil {
 		return err
