@@ -111,6 +111,20 @@ func (b *DataBlock) At(ctx context.Context, gen int64) (*DataBlock, error) {
 	return Load(ctx, b.ds, &b.tm, gen, &Options{Clock: b.clock, Compression: b.compression.String(), MaxValueBytes: b.maxValue})
 }
 
+// Latest returns the block of the newest generation of the same instance.
+// It differs from b when another process, or a Duplicate whose reply was
+// lost, opened a generation after b's.
+func (b *DataBlock) Latest(ctx context.Context) (*DataBlock, error) {
+	gen, err := b.ds.GenerationLatest(ctx, b.tm.SequenceID)
+	if err != nil {
+		return nil, fmt.Errorf("newest generation of taskmanager %q: %w", b.tm.Name, err)
+	}
+	next := *b
+	next.gen = gen
+	next.tm.LastGeneration = gen
+	return &next, nil
+}
+
 // TaskManager returns the instance the block belongs to.
 func (b *DataBlock) TaskManager() datasource.TaskManager { return b.tm }
 

@@ -150,6 +150,13 @@ func TestDataBlock(t *testing.T) {
 		require.ErrorContains(t, err, `"a" gen 1 of taskmanager "channel"`)
 		_, err = b.Duplicate(ctx)
 		require.ErrorIs(t, err, datasource.ErrSealed)
+		latest, err := b.Latest(ctx)
+		require.NoError(t, err)
+		require.Equal(t, next.Generation(), latest.Generation(), "the sealed block finds the newest generation")
+		require.Equal(t, next.Generation(), latest.TaskManager().LastGeneration)
+		v, err = datablock.Get[string](ctx, latest, "a")
+		require.NoError(t, err)
+		require.Equal(t, "a2", v)
 
 		history, err := next.History(ctx, "a")
 		require.NoError(t, err)

@@ -100,6 +100,14 @@ func Redact(rawURL string) string {
 // DataSource returns the underlying datasource.
 func (s *DataSpace) DataSource() datasource.DataSource { return s.ds }
 
+// WithDataSource returns a dataspace with the same backend and
+// configuration over ds, which usually wraps s.DataSource(): to count or
+// trace calls, or to inject faults in tests. Closing either closes ds's
+// underlying datasource.
+func (s *DataSpace) WithDataSource(ds datasource.DataSource) *DataSpace {
+	return &DataSpace{ds: ds, backend: s.backend, cfg: s.cfg}
+}
+
 // Backend names the backend: "sqlite" or "postgres".
 func (s *DataSpace) Backend() string { return s.backend }
 

@@ -822,12 +822,20 @@ func (c *Channel) cycle(ctx context.Context) (*CycleResult, error) {
 	wctx, done := c.writeContext(ctx)
 	defer done()
 	if !c.fresh {
+		// A failed attempt may have committed, its reply lost with the
+		// connection: the next attempt then finds the generation sealed.
+		mayHaveCommitted := false
 		err := c.retryWrite(wctx, "duplicate", func() error {
 			next, err := c.block.Duplicate(wctx)
-			if err == nil {
-				c.block, c.fresh = next, true
+			if errors.Is(err, datasource.ErrSealed) && mayHaveCommitted {
+				next, err = c.adoptDuplicate(wctx, err)
 			}
-			return err
+			if err != nil {
+				mayHaveCommitted = mayHaveCommitted || transient(err)
+				return err
+			}
+			c.block, c.fresh = next, true
+			return nil
 		})
 		if err != nil {
 			return nil, &errFramework{err}
@@ -879,6 +887,24 @@ func (c *Channel) cycle(ctx context.Context) (*CycleResult, error) {
 		ProductsWritten: len(items), Sources: sources, Publishers: ran, Decision: decision,
 	}
 	return res, errors.Join(errs...)
+}
+
+// adoptDuplicate is called when a Duplicate retried after a transient
+// failure finds the block's generation sealed (sealedErr). If the newest
+// generation is the next one, the failed attempt had committed: a task
+// manager instance has one writer, so nobody else opened it. The channel
+// goes on in that generation, which holds no product of its own yet.
+// Anything else is sealedErr: another writer works on the instance.
+func (c *Channel) adoptDuplicate(ctx context.Context, sealedErr error) (*datablock.DataBlock, error) {
+	latest, err := c.block.Latest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if want := c.block.Generation() + 1; latest.Generation() != want {
+		return nil, fmt.Errorf("%w (the duplicate that failed did not open generation %d: another process writes this task manager)", sealedErr, want)
+	}
+	c.log.Info("the failed duplicate had committed: going on in its generation", "generation", latest.Generation())
+	return latest, nil
 }
 
 // retryWrite runs op, a write of the cycle that is one transaction (so a

@@ -56,7 +56,11 @@
 // retries are spent, or the failure is not transient (datasource.ErrInvalid,
 // ErrSealed, ErrClosed…), the channel goes to ERROR; a generation opened in
 // step 3 then holds only what it inherited from the one before (no product
-// of its own), and a later run of the channel starts the next one.
+// of its own), and a later run of the channel starts the next one. A
+// duplicate whose commit went through but whose reply was lost (the
+// connection dropped) is recognised on the retry: the generation it opened
+// is the newest one, so the channel goes on in it instead of failing on
+// its own sealed generation.
 //
 // A failure of a module is logged with its name and handled by the
 // channel's failure policy: skip the cycle (default) or take the channel

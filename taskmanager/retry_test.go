@@ -2,6 +2,8 @@ package taskmanager_test
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/datasource"
 	"github.com/strata-dataspace/strata/dataspace"
 	"github.com/strata-dataspace/strata/taskmanager"
 )
@@ -132,5 +135,94 @@ func TestPersistentWriteFailureIsAnErrorAfterTheRetries(t *testing.T) {
 		keys, err := b.Keys(ctx)
 		require.NoError(t, err)
 		require.Empty(t, keys, "no product of the failed cycle was written")
+	})
+}
+
+// lostReply is a datasource whose next GenerationDuplicate commits but
+// fails as if the connection dropped before the reply came back. With
+// other set, another writer then duplicates once more before the retry.
+type lostReply struct {
+	datasource.DataSource
+	lose  atomic.Int32
+	other bool
+}
+
+func (d *lostReply) GenerationDuplicate(ctx context.Context, p *datasource.GenerationDuplicateParams) (*datasource.Generation, error) {
+	g, err := d.DataSource.GenerationDuplicate(ctx, p)
+	if err != nil || d.lose.Add(-1) < 0 {
+		return g, err
+	}
+	if d.other {
+		next := *p
+		next.Generation = g.Number
+		if _, err := d.DataSource.GenerationDuplicate(ctx, &next); err != nil {
+			return nil, err
+		}
+	}
+	return nil, errors.New("read tcp 127.0.0.1:5432: connection reset by peer (test)")
+}
+
+func TestDuplicateWhoseReplyWasLostGoesOn(t *testing.T) {
+	t.Parallel()
+
+	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
+		ctx := context.Background()
+		ds := &lostReply{DataSource: space.DataSource()}
+		clock := newClock()
+		rec := &recorder{}
+		f := newFixture(t, "lost").source("src", "1m", counterSource("n")).publisher("pub", rec.publisher("n"))
+		cfg := f.config(clock)
+		cfg.MaxCycles = 2
+		w := watch(cfg)
+		c := f.channel(space.WithDataSource(ds), cfg)
+		const delay = taskmanager.WriteRetryDelayDefault
+
+		done := runAsync(ctx, c)
+		w.cycle(t)
+		// Cycle 2's duplicate commits generation 2 but reports a dropped
+		// connection; the retry finds generation 1 sealed and goes on in 2.
+		ds.lose.Store(1)
+		clock.Advance(time.Minute)
+		clock.WaitPending(t, 2)
+		require.Equal(t, []time.Duration{delay, time.Minute}, clock.Timers())
+		clock.Advance(delay)
+		require.NoError(t, waitDone(t, done))
+
+		results := w.all()
+		require.Len(t, results, 2)
+		require.Equal(t, []int64{1, 2}, []int64{results[0].Generation, results[1].Generation})
+		require.Equal(t, []int64{1, 2}, rec.seen(), "each publisher ran once per cycle")
+		require.Equal(t, taskmanager.StateShutdown, c.State())
+		b, err := space.DataBlock(ctx, "lost")
+		require.NoError(t, err)
+		require.Equal(t, int64(2), b.Generation(), "no generation was opened twice")
+		n, err := datablock.Get[int](ctx, b, "n")
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+	})
+}
+
+func TestDuplicateAfterAnotherWriterIsAnError(t *testing.T) {
+	t.Parallel()
+
+	forEachBackend(t, func(t *testing.T, space *dataspace.DataSpace) {
+		ctx := context.Background()
+		ds := &lostReply{DataSource: space.DataSource(), other: true}
+		clock := newClock()
+		f := newFixture(t, "shared").source("src", "1m", counterSource("n"))
+		cfg := f.config(clock)
+		w := watch(cfg)
+		c := f.channel(space.WithDataSource(ds), cfg)
+
+		done := runAsync(ctx, c)
+		w.cycle(t)
+		ds.lose.Store(1)
+		clock.Advance(time.Minute)
+		clock.WaitPending(t, 2)
+		clock.Advance(taskmanager.WriteRetryDelayDefault)
+		err := waitDone(t, done)
+		require.ErrorIs(t, err, datasource.ErrSealed)
+		require.ErrorContains(t, err, "another process writes this task manager")
+		require.Equal(t, taskmanager.StateError, c.State())
 	})
 }
