@@ -165,26 +165,35 @@ func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol string) error {
 		}
 	}
 	for i, tf := range f.Traits {
-		cond, arg, err := traitCondition(tf, "")
+		t, err := parseTraitFilter(tf)
 		if err != nil {
 			return err
 		}
 		switch i {
 		case skip:
 		case drive:
+			cond, arg := t.condition("")
 			b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
 		default:
-			b.add("EXISTS (SELECT 1 FROM event_trait WHERE event_id = e.id AND "+cond+")", arg...)
+			cond, arg := t.probe()
+			b.add(cond, arg...)
 		}
 	}
 	return nil
 }
 
-// traitCondition is the trait index condition of one filter, on columns
-// prefixed with prefix.
-func traitCondition(tf TraitFilter, prefix string) (string, []any, error) {
+// traitFilter is a checked trait filter: the trait index column its value
+// is compared in, and the type condition that column needs.
+type traitFilter struct {
+	name, col, op string
+	val           any
+	typ           int64 // 0: the column holds one type only
+}
+
+// parseTraitFilter checks tf and picks its column.
+func parseTraitFilter(tf TraitFilter) (*traitFilter, error) {
 	if tf.Name == "" {
-		return "", nil, fmt.Errorf("%w: trait filter without a trait name", ErrInvalid)
+		return nil, fmt.Errorf("%w: trait filter without a trait name", ErrInvalid)
 	}
 	op := tf.Op
 	if op == "" {
@@ -192,27 +201,48 @@ func traitCondition(tf TraitFilter, prefix string) (string, []any, error) {
 	}
 	sqlOp, ok := opSQL[op]
 	if !ok {
-		return "", nil, fmt.Errorf("%w: trait filter on %q: operator %q: want eq, ne, lt, le, gt or ge", ErrInvalid, tf.Name, tf.Op)
+		return nil, fmt.Errorf("%w: trait filter on %q: operator %q: want eq, ne, lt, le, gt or ge", ErrInvalid, tf.Name, tf.Op)
 	}
 	t, err := Trait{Name: tf.Name, Type: tf.Type, Value: tf.Value}.normalize()
 	if err != nil {
-		return "", nil, fmt.Errorf("trait filter: %w", err)
+		return nil, fmt.Errorf("trait filter: %w", err)
 	}
-	typ := t.Type
 	vs, vi, vf := traitColumns(t)
-	col, val := "v_float", vf
+	out := &traitFilter{name: t.Name, col: "v_float", op: sqlOp, val: vf}
 	switch {
 	case vs != nil:
-		col, val = "v_string", vs
+		out.col, out.val = "v_string", vs
 	case vi != nil:
-		col, val = "v_int", vi
+		// Integers and datetimes share v_int. Only strings have v_string
+		// and only floats v_float: a type condition there would only
+		// mislead the planner's estimates.
+		out.col, out.val, out.typ = "v_int", vi, int64(t.Type)
 	}
-	if col != "v_int" {
-		// Only strings have v_string and only floats v_float: a type
-		// condition would only mislead the planner's estimates.
-		return prefix + "name = ? AND " + prefix + col + " " + sqlOp + " ?", []any{t.Name, val}, nil
+	return out, nil
+}
+
+// condition is the filter on the trait index's columns, prefixed with
+// prefix: what a scan of the value index answers.
+func (t *traitFilter) condition(prefix string) (string, []any) {
+	cond := prefix + "name = ? AND " + prefix + t.col + " " + t.op + " ?"
+	if t.typ == 0 {
+		return cond, []any{t.name, t.val}
 	}
-	return prefix + "name = ? AND " + prefix + col + " " + sqlOp + " ? AND " + prefix + "type = ?", []any{t.Name, val, int64(typ)}, nil
+	return cond + " AND " + prefix + "type = ?", []any{t.name, t.val, t.typ}
+}
+
+// probe is the filter on one candidate event e: its trait is looked up
+// by the primary key (event_id, name) and compared. Written as a lookup,
+// it cannot be planned as a scan of every value in range, as an EXISTS
+// over the value index can.
+func (t *traitFilter) probe() (string, []any) {
+	lookup := "SELECT " + t.col + " FROM event_trait WHERE event_id = e.id AND name = ?"
+	args := []any{t.name}
+	if t.typ != 0 {
+		lookup += " AND type = ?"
+		args = append(args, t.typ)
+	}
+	return "(" + lookup + ") " + t.op + " ?", append(args, t.val)
 }
 
 // normalizedSort returns the sort keys with message_id appended as the
@@ -258,13 +288,26 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 	if q == nil {
 		q = &Query{}
 	}
-	limit, err := s.limit(q.Limit)
+	query, args, err := s.querySQL(ctx, q)
 	if err != nil {
 		return nil, err
 	}
+	out, err := s.queryEvents(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query events of namespace %q: %w", s.ns, err)
+	}
+	return out, nil
+}
+
+// querySQL returns the statement of Query and its arguments.
+func (s *Store) querySQL(ctx context.Context, q *Query) (string, []any, error) {
+	limit, err := s.limit(q.Limit)
+	if err != nil {
+		return "", nil, err
+	}
 	keys, err := normalizedSort(q.Sort)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	// Sorted by time with an equality trait filter, the query walks that
 	// filter's value index, which is ordered by generated, and stops after
@@ -280,20 +323,28 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 		}
 	}
 	if drive >= 0 {
-		cond, args, err := traitCondition(q.Traits[drive], "d.")
+		t, err := parseTraitFilter(q.Traits[drive])
 		if err != nil {
-			return nil, err
+			return "", nil, err
 		}
-		from, gcol = "event_trait d JOIN event e ON e.id = d.event_id", "d.generated"
-		if !s.pg {
-			// SQLite keeps the join order as written.
+		cond, args := t.condition("d.")
+		// The join order is fixed, trait index first: the planner would
+		// otherwise start from the namespace's events whenever its
+		// statistics, taken before the namespace filled up, call the
+		// namespace rare, and read every event of it to return a page.
+		// SQLite keeps a CROSS JOIN's order as written; on PostgreSQL the
+		// LATERAL subquery, kept apart by OFFSET 0, can only follow d.
+		gcol = "d.generated"
+		if s.pg {
+			from = "event_trait d CROSS JOIN LATERAL (SELECT * FROM event WHERE id = d.event_id OFFSET 0) e"
+		} else {
 			from = "event_trait d CROSS JOIN event e"
 			b.add("e.id = d.event_id")
 		}
 		b.add(cond, args...)
 	}
 	if err := s.filterOn(&b, &q.Filter, drive, gcol); err != nil {
-		return nil, err
+		return "", nil, err
 	}
 	if q.Marker != "" {
 		var m struct {
@@ -302,10 +353,10 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 		}
 		err := s.getRead(ctx, &m, `SELECT generated, message_id FROM event WHERE namespace = ? AND message_id = ?`, s.ns, q.Marker)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("%w: %w: marker %q is no event of namespace %q: use the message_id of the last event of the previous page", ErrInvalid, ErrUnknownMarker, q.Marker, s.ns)
+			return "", nil, fmt.Errorf("%w: %w: marker %q is no event of namespace %q: use the message_id of the last event of the previous page", ErrInvalid, ErrUnknownMarker, q.Marker, s.ns)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("look up marker %q: %w", q.Marker, err)
+			return "", nil, fmt.Errorf("look up marker %q: %w", q.Marker, err)
 		}
 		// After the marker: (k1 after v1) OR (k1 = v1 AND k2 after v2) …
 		var ors []string
@@ -344,12 +395,8 @@ func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 		order = append(order, col+dir)
 	}
 	b.args = append(b.args, limit)
-	out, err := s.queryEvents(ctx, `SELECT `+eventColumns+` FROM `+from+` WHERE `+b.where()+
-		` ORDER BY `+strings.Join(order, ", ")+` LIMIT ?`, b.args...)
-	if err != nil {
-		return nil, fmt.Errorf("query events of namespace %q: %w", s.ns, err)
-	}
-	return out, nil
+	return `SELECT ` + eventColumns + ` FROM ` + from + ` WHERE ` + b.where() +
+		` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ?`, b.args, nil
 }
 
 // queryEvents runs a read of eventColumns and decodes each row, scanning
