@@ -47,8 +47,24 @@ func checkTraitPlan(t *testing.T, s *Store) {
 	got, err := s.Query(ctx, q)
 	require.NoError(t, err)
 	require.Len(t, got, 15, "h3 is on events 3, 23, … 383; 15 of them after 100")
+	n, err := s.Count(ctx, &q.Filter)
+	require.NoError(t, err)
+	require.EqualValues(t, 15, n)
 	query, args, err := s.querySQL(ctx, q)
 	require.NoError(t, err)
+	checkPlan(t, s, query, args)
+	// Count, Delete, Distinct and MinMax read the same events.
+	var b builder
+	from, _, err := s.from(&b, &q.Filter, true)
+	require.NoError(t, err)
+	checkPlan(t, s, `SELECT COUNT(*) FROM `+from+` WHERE `+b.where(), b.args)
+}
+
+// checkPlan checks that query, over the events of hosts() filtered on
+// host h3 and count > 100, reads only the 20 events of h3.
+func checkPlan(t *testing.T, s *Store, query string, args []any) {
+	t.Helper()
+	ctx := context.Background()
 	query = s.db.Rebind(query)
 	if !s.pg {
 		// SQLite's plan lists the loops outermost first.
@@ -64,7 +80,7 @@ func checkTraitPlan(t *testing.T, s *Store) {
 		}
 		require.NoError(t, rows.Err())
 		require.NotEmpty(t, plan)
-		require.True(t, strings.HasPrefix(plan[0], "SEARCH d USING"), "the trait index comes first: %q", plan)
+		require.True(t, strings.HasPrefix(plan[0], "SEARCH d USING"), "%s\nstarts from the trait index: %q", query, plan)
 		return
 	}
 	var raw string
@@ -72,9 +88,9 @@ func checkTraitPlan(t *testing.T, s *Store) {
 	var plan []struct{ Plan map[string]any }
 	require.NoError(t, json.Unmarshal([]byte(raw), &plan))
 	require.LessOrEqual(t, planRows(plan[0].Plan, "event"), 20.0,
-		"the query reads the 20 events of host h3, not the namespace's 400: %s", raw)
+		"%s\nreads the 20 events of host h3, not the namespace's 400: %s", query, raw)
 	require.LessOrEqual(t, planRows(plan[0].Plan, "event_trait"), 40.0,
-		"the trait index gives 20 candidates and each is probed by its key, not by a scan of count > 100: %s", raw)
+		"%s\ntakes 20 candidates from the trait index and probes each by its key, not by a scan of count > 100: %s", query, raw)
 }
 
 // TestTraitQueryPlan checks that a page of events with trait filters is

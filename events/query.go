@@ -129,8 +129,42 @@ func (b *builder) add(cond string, args ...any) {
 
 func (b *builder) where() string { return strings.Join(b.conds, " AND ") }
 
-// filter adds the conditions of f on the event aliased e.
-func (s *Store) filter(b *builder, f *Filter) error { return s.filterOn(b, f, -1, "e.generated") }
+// from returns the FROM clause of a statement over the events (aliased e)
+// that match f, adds its conditions to b, and names the column to compare
+// their generated time on. With traitFirst and an equality trait filter,
+// the trait index d drives: its matches are the only events read. The
+// join order is fixed: the planner would otherwise start from the
+// namespace's events whenever its statistics, missing or taken before the
+// namespace filled up, call the namespace rare, and read all of its
+// events. SQLite keeps a CROSS JOIN's order as written; on PostgreSQL the
+// LATERAL subquery, kept apart by OFFSET 0, can only follow d.
+func (s *Store) from(b *builder, f *Filter, traitFirst bool) (from, gcol string, err error) {
+	from, gcol, drive := "event e", "e.generated", -1
+	if traitFirst && f != nil {
+		for i, tf := range f.Traits {
+			if tf.Op == "" || tf.Op == OpEq {
+				drive = i
+				break
+			}
+		}
+	}
+	if drive >= 0 {
+		t, err := parseTraitFilter(f.Traits[drive])
+		if err != nil {
+			return "", "", err
+		}
+		gcol = "d.generated"
+		if s.pg {
+			from = "event_trait d CROSS JOIN LATERAL (SELECT * FROM event WHERE id = d.event_id OFFSET 0) e"
+		} else {
+			from = "event_trait d CROSS JOIN event e"
+			b.add("e.id = d.event_id")
+		}
+		cond, args := t.condition("d.")
+		b.add(cond, args...)
+	}
+	return from, gcol, s.filterOn(b, f, drive, gcol)
+}
 
 // filterOn adds the conditions of f, but for trait filter skip (which the
 // caller answers by a join), comparing times on column gcol.
@@ -311,39 +345,11 @@ func (s *Store) querySQL(ctx context.Context, q *Query) (string, []any, error) {
 	}
 	// Sorted by time with an equality trait filter, the query walks that
 	// filter's value index, which is ordered by generated, and stops after
-	// the page: its cost does not grow with the events that match.
+	// the page: its cost does not grow with the events that match. Sorted
+	// by message_id, it walks that index instead and probes the filters.
 	var b builder
-	from, gcol, drive := "event e", "e.generated", -1
-	if keys[0].Field == FieldGenerated {
-		for i, tf := range q.Traits {
-			if tf.Op == "" || tf.Op == OpEq {
-				drive = i
-				break
-			}
-		}
-	}
-	if drive >= 0 {
-		t, err := parseTraitFilter(q.Traits[drive])
-		if err != nil {
-			return "", nil, err
-		}
-		cond, args := t.condition("d.")
-		// The join order is fixed, trait index first: the planner would
-		// otherwise start from the namespace's events whenever its
-		// statistics, taken before the namespace filled up, call the
-		// namespace rare, and read every event of it to return a page.
-		// SQLite keeps a CROSS JOIN's order as written; on PostgreSQL the
-		// LATERAL subquery, kept apart by OFFSET 0, can only follow d.
-		gcol = "d.generated"
-		if s.pg {
-			from = "event_trait d CROSS JOIN LATERAL (SELECT * FROM event WHERE id = d.event_id OFFSET 0) e"
-		} else {
-			from = "event_trait d CROSS JOIN event e"
-			b.add("e.id = d.event_id")
-		}
-		b.add(cond, args...)
-	}
-	if err := s.filterOn(&b, &q.Filter, drive, gcol); err != nil {
+	from, gcol, err := s.from(&b, &q.Filter, keys[0].Field == FieldGenerated)
+	if err != nil {
 		return "", nil, err
 	}
 	if q.Marker != "" {
@@ -436,11 +442,12 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*
 // Count returns how many events match f.
 func (s *Store) Count(ctx context.Context, f *Filter) (int64, error) {
 	var b builder
-	if err := s.filter(&b, f); err != nil {
+	from, _, err := s.from(&b, f, true)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
-	if err := s.getRead(ctx, &n, `SELECT COUNT(*) FROM event e WHERE `+b.where(), b.args...); err != nil {
+	if err := s.getRead(ctx, &n, `SELECT COUNT(*) FROM `+from+` WHERE `+b.where(), b.args...); err != nil {
 		return 0, fmt.Errorf("count events of namespace %q: %w", s.ns, err)
 	}
 	return n, nil
@@ -501,13 +508,14 @@ func pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
 // namespace.
 func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 	var b builder
-	if err := s.filter(&b, f); err != nil {
+	from, _, err := s.from(&b, f, true)
+	if err != nil {
 		return 0, err
 	}
 	var n int64
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT e.id FROM event e WHERE `+b.where()), b.args...); err != nil {
+		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT e.id FROM `+from+` WHERE `+b.where()), b.args...); err != nil {
 			return fmt.Errorf("select events: %w", err)
 		}
 		if err := s.deleteIDs(ctx, tx, ids); err != nil {
@@ -568,14 +576,15 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 		return nil, err
 	}
 	var b builder
-	if err := s.filter(&b, &p.Filter); err != nil {
+	from, _, err := s.from(&b, &p.Filter, true)
+	if err != nil {
 		return nil, err
 	}
 	args := append([]any{p.Name}, b.args...)
 	args = append(args, limit)
 	var rows []valueRow
 	err = s.selectRead(ctx, &rows, `SELECT DISTINCT t.type, t.v_string, t.v_int, t.v_float FROM event_trait t
-		WHERE t.name = ? AND t.event_id IN (SELECT e.id FROM event e WHERE `+b.where()+`)
+		WHERE t.name = ? AND t.event_id IN (SELECT e.id FROM `+from+` WHERE `+b.where()+`)
 		ORDER BY t.type, t.v_string, t.v_int, t.v_float LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("distinct values of trait %q in namespace %q: %w", p.Name, s.ns, err)
@@ -591,14 +600,15 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 // that match f; ErrNotFound when none does.
 func (s *Store) MinMax(ctx context.Context, f *Filter) (time.Time, time.Time, error) {
 	var b builder
-	if err := s.filter(&b, f); err != nil {
+	from, _, err := s.from(&b, f, true)
+	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
 	var r struct {
 		Min sql.NullInt64 `db:"min"`
 		Max sql.NullInt64 `db:"max"`
 	}
-	if err := s.getRead(ctx, &r, `SELECT MIN(e.generated) AS min, MAX(e.generated) AS max FROM event e WHERE `+b.where(), b.args...); err != nil {
+	if err := s.getRead(ctx, &r, `SELECT MIN(e.generated) AS min, MAX(e.generated) AS max FROM `+from+` WHERE `+b.where(), b.args...); err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("min and max of generated in namespace %q: %w", s.ns, err)
 	}
 	if !r.Min.Valid {
