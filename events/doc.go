@@ -45,9 +45,10 @@
 // cache and temp_store MEMORY keep a batch's dirty pages and statement
 // journals in memory until its commit, and wal_autocheckpoint 8192 pages
 // checkpoints index pages rewritten by consecutive batches less often;
-// every batch is one transaction and synchronous is unchanged. What a batch costs is mostly its
-// trait index: one row and one value-index entry per trait, at random
-// places of the value index, so each commit writes many pages.
+// every batch is one transaction and synchronous is unchanged. What a
+// batch costs is mostly its trait index: one row and one value-index entry
+// per trait, at random places of the value index, so each commit writes
+// many pages.
 //
 // # Queries
 //
@@ -61,9 +62,15 @@
 // events are inserted. Sorted by time with an equality trait filter, a
 // query walks that filter's value index (which holds each event's
 // generated time) in order and stops after its page, so its cost does not
-// grow with the number of events. Count, Delete, Distinct and MinMax take the same
-// filters. Watchdog says per type whether anything happened in the last N
-// seconds.
+// grow with the number of events. The other trait filters look up each
+// candidate's trait by its key (event_id, name). Count, Delete, Distinct
+// and MinMax take the same filters and also start from the first equality
+// filter's index. These join orders are written into the SQL, not left to
+// the planner: PostgreSQL, with no statistics yet or statistics taken
+// before a namespace filled up, would otherwise start from the
+// namespace's events and read all of them.
+//
+// Watchdog says per type whether anything happened in the last N seconds.
 //
 // # Streams
 //
