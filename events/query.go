@@ -139,7 +139,7 @@ func (b *builder) where() string { return strings.Join(b.conds, " AND ") }
 // events. SQLite keeps a CROSS JOIN's order as written; on PostgreSQL the
 // LATERAL subquery, kept apart by OFFSET 0, can only follow d.
 func (s *Store) from(b *builder, f *Filter, traitFirst bool) (from, gcol string, err error) {
-	from, gcol, drive := "event e", "e.generated", -1
+	from, gcol, idcol, drive := "event e", "e.generated", "e.id", -1
 	if traitFirst && f != nil {
 		for i, tf := range f.Traits {
 			if tf.Op == "" || tf.Op == OpEq {
@@ -153,7 +153,9 @@ func (s *Store) from(b *builder, f *Filter, traitFirst bool) (from, gcol string,
 		if err != nil {
 			return "", "", err
 		}
-		gcol = "d.generated"
+		// The other trait filters probe d.event_id: they are checked on
+		// the trait index's row, before the event row is read.
+		gcol, idcol = "d.generated", "d.event_id"
 		if s.pg {
 			from = "event_trait d CROSS JOIN LATERAL (SELECT * FROM event WHERE id = d.event_id OFFSET 0) e"
 		} else {
@@ -163,12 +165,13 @@ func (s *Store) from(b *builder, f *Filter, traitFirst bool) (from, gcol string,
 		cond, args := t.condition("d.")
 		b.add(cond, args...)
 	}
-	return from, gcol, s.filterOn(b, f, drive, gcol)
+	return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
 }
 
 // filterOn adds the conditions of f, but for trait filter skip (which the
-// caller answers by a join), comparing times on column gcol.
-func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol string) error {
+// caller answers by a join), comparing times on column gcol and probing
+// traits of the event whose id is column idcol.
+func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol, idcol string) error {
 	b.add("e.namespace = ?", s.ns)
 	if f == nil {
 		return nil
@@ -209,7 +212,7 @@ func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol string) error {
 			cond, arg := t.condition("")
 			b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
 		default:
-			cond, arg := t.probe()
+			cond, arg := t.probe(idcol)
 			b.add(cond, arg...)
 		}
 	}
@@ -265,12 +268,12 @@ func (t *traitFilter) condition(prefix string) (string, []any) {
 	return cond + " AND " + prefix + "type = ?", []any{t.name, t.val, t.typ}
 }
 
-// probe is the filter on one candidate event e: its trait is looked up
-// by the primary key (event_id, name) and compared. Written as a lookup,
+// probe is the filter on one candidate event, whose id is column idcol:
+// its trait is looked up by the primary key (event_id, name) and compared. Written as a lookup,
 // it cannot be planned as a scan of every value in range, as an EXISTS
 // over the value index can.
-func (t *traitFilter) probe() (string, []any) {
-	lookup := "SELECT " + t.col + " FROM event_trait WHERE event_id = e.id AND name = ?"
+func (t *traitFilter) probe(idcol string) (string, []any) {
+	lookup := "SELECT " + t.col + " FROM event_trait WHERE event_id = " + idcol + " AND name = ?"
 	args := []any{t.name}
 	if t.typ != 0 {
 		lookup += " AND type = ?"
