@@ -65,10 +65,13 @@
 // grow with the number of events. The other trait filters look up each
 // candidate's trait by its key (event_id, name). Count, Delete, Distinct
 // and MinMax take the same filters and also start from the first equality
-// filter's index. These join orders are written into the SQL, not left to
-// the planner: PostgreSQL, with no statistics yet or statistics taken
-// before a namespace filled up, would otherwise start from the
-// namespace's events and read all of them.
+// filter's index; without one, an event type filter reads the (namespace,
+// event_type, generated) index. These choices are written into the SQL,
+// not left to the planner: PostgreSQL, with no statistics yet or
+// statistics taken before a namespace filled up, would otherwise start
+// from the namespace's events and read all of them, and SQLite, which has
+// no statistics unless ANALYZE runs, would read every type's events of a
+// time window to keep one type's.
 //
 // Watchdog says per type whether anything happened in the last N seconds.
 //

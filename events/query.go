@@ -131,24 +131,34 @@ func (b *builder) where() string { return strings.Join(b.conds, " AND ") }
 
 // from returns the FROM clause of a statement over the events (aliased e)
 // that match f, adds its conditions to b, and names the column to compare
-// their generated time on. With traitFirst and an equality trait filter,
-// the trait index d drives: its matches are the only events read. The
-// join order is fixed: the planner would otherwise start from the
-// namespace's events whenever its statistics, missing or taken before the
-// namespace filled up, call the namespace rare, and read all of its
-// events. SQLite keeps a CROSS JOIN's order as written; on PostgreSQL the
-// LATERAL subquery, kept apart by OFFSET 0, can only follow d.
-func (s *Store) from(b *builder, f *Filter, traitFirst bool) (from, gcol string, err error) {
+// their generated time on. timeOrder says the statement reads every match,
+// or walks them in generated order; it is false for a page in message_id
+// order, which walks the message_id index and probes the filters.
+//
+// With timeOrder, the statement starts from the most selective index
+// whatever the planner's statistics say (none yet, or taken before the
+// namespace filled up, which makes the namespace look rare and every
+// index of the event table cheap):
+//   - with an equality trait filter, the trait index d drives and its
+//     matches are the only events read. SQLite keeps a CROSS JOIN's order
+//     as written; on PostgreSQL the LATERAL subquery, kept apart by
+//     OFFSET 0, can only follow d;
+//   - with an event type, SQLite reads the (namespace, event_type,
+//     generated) index: without statistics it would take the time index
+//     and read every type's events to keep one type's.
+func (s *Store) from(b *builder, f *Filter, timeOrder bool) (from, gcol string, err error) {
 	from, gcol, idcol, drive := "event e", "e.generated", "e.id", -1
-	if traitFirst && f != nil {
-		for i, tf := range f.Traits {
-			if tf.Op == "" || tf.Op == OpEq {
-				drive = i
-				break
-			}
+	if !timeOrder || f == nil {
+		return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
+	}
+	for i, tf := range f.Traits {
+		if tf.Op == "" || tf.Op == OpEq {
+			drive = i
+			break
 		}
 	}
-	if drive >= 0 {
+	switch {
+	case drive >= 0:
 		t, err := parseTraitFilter(f.Traits[drive])
 		if err != nil {
 			return "", "", err
@@ -164,6 +174,8 @@ func (s *Store) from(b *builder, f *Filter, traitFirst bool) (from, gcol string,
 		}
 		cond, args := t.condition("d.")
 		b.add(cond, args...)
+	case f.EventType != "" && f.MessageID == "" && !s.pg:
+		from = "event e INDEXED BY event_type_generated"
 	}
 	return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
 }
