@@ -151,12 +151,7 @@ func (s *Store) from(b *builder, f *Filter, timeOrder bool) (from, gcol string, 
 	if !timeOrder || f == nil {
 		return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
 	}
-	for i, tf := range f.Traits {
-		if tf.Op == "" || tf.Op == OpEq {
-			drive = i
-			break
-		}
-	}
+	drive = firstEq(f.Traits)
 	switch {
 	case drive >= 0:
 		t, err := parseTraitFilter(f.Traits[drive])
@@ -178,6 +173,16 @@ func (s *Store) from(b *builder, f *Filter, timeOrder bool) (from, gcol string, 
 		from = "event e INDEXED BY event_type_generated"
 	}
 	return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
+}
+
+// firstEq returns the index of the first equality filter of traits, or -1.
+func firstEq(traits []TraitFilter) int {
+	for i, tf := range traits {
+		if tf.Op == "" || tf.Op == OpEq {
+			return i
+		}
+	}
+	return -1
 }
 
 // filterOn adds the conditions of f, but for trait filter skip (which the
@@ -206,12 +211,7 @@ func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol, idcol string) er
 	// every event that matches it alone.
 	drive := -1
 	if skip < 0 {
-		for i, tf := range f.Traits {
-			if tf.Op == "" || tf.Op == OpEq {
-				drive = i
-				break
-			}
-		}
+		drive = firstEq(f.Traits)
 	}
 	for i, tf := range f.Traits {
 		t, err := parseTraitFilter(tf)
