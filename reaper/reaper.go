@@ -9,9 +9,10 @@
 // as the product "report" of the task manager "strata.reaper".
 //
 // The loop only ticks; the work is RunOnce, which tests and `strata reaper
-// --once` call directly. On PostgreSQL a run holds an advisory lock, so only
-// one reaper works on a database at a time; another reaper's run is skipped
-// and reported as such.
+// --once` call directly. A run holds a lock, so only one reaper works on a
+// database at a time, whatever process or host it runs in: an advisory
+// lock on PostgreSQL, an flock on the file beside a SQLite database (see
+// LockFileSuffix). Another reaper's run is skipped and reported as such.
 package reaper
 
 import (

@@ -545,10 +545,25 @@ func TestLastReportNotFound(t *testing.T) {
 	require.ErrorIs(t, err, datasource.ErrNotFound)
 }
 
-func TestAdvisoryLock(t *testing.T) {
+func TestOneReaperAtATime(t *testing.T) {
 	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			url := "sqlite://" + filepath.Join(t.TempDir(), "strata.db")
+			if backend == "postgres" {
+				url = pgtest.NewDatabase(t)
+			}
+			testOneReaperAtATime(t, url)
+		})
+	}
+}
+
+// testOneReaperAtATime runs a reaper while another one, on a dataspace of
+// its own (as in another process), holds the lock of the same database.
+func testOneReaperAtATime(t *testing.T, url string) {
 	ctx := context.Background()
-	sc := newScenario(t, pgtest.NewDatabase(t))
+	sc := newScenario(t, url)
 	other := openSpace(t, sc.space.Config().URL)
 
 	entered, release := make(chan struct{}), make(chan struct{})
