@@ -31,7 +31,7 @@ func TestBenchWorkloads(t *testing.T) {
 		"E1b": {"events_per_s"}, "E2b": {"queries_per_s"}, "E3b": {"queries_per_s"},
 		"E2": {"queries_per_s"}, "RAW-E2": {"queries_per_s"},
 		"E3": {"queries_per_s"}, "RAW-E3": {"queries_per_s"},
-		"E4": {"event_types_queries_per_s", "trait_types_queries_per_s"},
+		"E4": {"event_types_queries_per_s", "trait_types_queries_per_s"}, "RAW-E4": {"select_1_queries_per_s"},
 		"E5": {"seconds", "events_expired", "ms_per_10000_events"},
 	}
 	ids := []string{"E1", "E1b", "E2", "E3", "E4", "E5"}
