@@ -217,23 +217,22 @@ func NewChannel(ctx context.Context, space *dataspace.DataSpace, cc *ChannelConf
 		c.cfg.WriteRetryDelay = WriteRetryDelayDefault
 	}
 	reg := c.cfg.Registry
+	var nodes []graphNode
+	// build builds one module with f and adds it to the graph's nodes.
 	build := func(kind, name string, mc *ModuleConfig, f func() (consumes, produces []string, err error)) (module, error) {
 		consumes, produces, err := f()
 		if err != nil {
 			return module{}, fmt.Errorf("channel %q: %s %q (module %q): %w", cc.Name, kind, name, mc.Module, err)
 		}
-		return module{kind: kind, name: name, consumes: consumes, produces: produces}, nil
+		m := module{kind: kind, name: name, consumes: consumes, produces: produces}
+		nodes = append(nodes, graphNode(m))
+		return m, nil
 	}
-	var nodes []graphNode
 	for _, n := range sortedKeys(cc.Sources) {
 		mc := cc.Sources[n]
 		sm := &sourceModule{}
-		m, err := build("source", n, mc, func() ([]string, []string, error) {
-			f, err := lookup(reg, reg.sources, "source", mc.Module)
-			if err != nil {
-				return nil, nil, err
-			}
-			if sm.src, err = f(mc.Parameters); err != nil {
+		m, err := build("source", n, mc, func() (_, _ []string, err error) {
+			if sm.src, err = reg.NewSource(mc.Module, mc.Parameters); err != nil {
 				return nil, nil, err
 			}
 			return nil, sm.src.Produces(), nil
@@ -246,18 +245,13 @@ func NewChannel(ctx context.Context, space *dataspace.DataSpace, cc *ChannelConf
 			return nil, err
 		}
 		c.sources = append(c.sources, sm)
-		nodes = append(nodes, graphNode{kind: m.kind, name: m.name, produces: m.produces})
 	}
 	var transforms []*transformModule
 	for _, n := range sortedKeys(cc.Transforms) {
 		mc := cc.Transforms[n]
 		tm := &transformModule{}
-		m, err := build("transform", n, mc, func() ([]string, []string, error) {
-			f, err := lookup(reg, reg.transforms, "transform", mc.Module)
-			if err != nil {
-				return nil, nil, err
-			}
-			if tm.t, err = f(mc.Parameters); err != nil {
+		m, err := build("transform", n, mc, func() (_, _ []string, err error) {
+			if tm.t, err = reg.NewTransform(mc.Module, mc.Parameters); err != nil {
 				return nil, nil, err
 			}
 			return tm.t.Consumes(), tm.t.Produces(), nil
@@ -267,17 +261,12 @@ func NewChannel(ctx context.Context, space *dataspace.DataSpace, cc *ChannelConf
 		}
 		tm.module = m
 		transforms = append(transforms, tm)
-		nodes = append(nodes, graphNode{kind: m.kind, name: m.name, consumes: m.consumes, produces: m.produces})
 	}
 	for _, n := range sortedKeys(cc.LogicEngines) {
 		mc := cc.LogicEngines[n]
 		em := &engineModule{}
-		m, err := build("logic engine", n, mc, func() ([]string, []string, error) {
-			f, err := lookup(reg, reg.logicEngines, "logic engine", mc.Module)
-			if err != nil {
-				return nil, nil, err
-			}
-			if em.e, err = f(mc.Parameters); err != nil {
+		m, err := build("logic engine", n, mc, func() (_, _ []string, err error) {
+			if em.e, err = reg.NewLogicEngine(mc.Module, mc.Parameters); err != nil {
 				return nil, nil, err
 			}
 			return em.e.Consumes(), nil, nil
@@ -287,17 +276,12 @@ func NewChannel(ctx context.Context, space *dataspace.DataSpace, cc *ChannelConf
 		}
 		em.module = m
 		c.engine = em
-		nodes = append(nodes, graphNode{kind: m.kind, name: m.name, consumes: m.consumes})
 	}
 	for _, n := range sortedKeys(cc.Publishers) {
 		mc := cc.Publishers[n]
 		pm := &publisherModule{}
-		m, err := build("publisher", n, mc, func() ([]string, []string, error) {
-			f, err := lookup(reg, reg.publishers, "publisher", mc.Module)
-			if err != nil {
-				return nil, nil, err
-			}
-			if pm.p, err = f(mc.Parameters); err != nil {
+		m, err := build("publisher", n, mc, func() (_, _ []string, err error) {
+			if pm.p, err = reg.NewPublisher(mc.Module, mc.Parameters); err != nil {
 				return nil, nil, err
 			}
 			return pm.p.Consumes(), nil, nil
@@ -307,7 +291,6 @@ func NewChannel(ctx context.Context, space *dataspace.DataSpace, cc *ChannelConf
 		}
 		pm.module = m
 		c.publishers = append(c.publishers, pm)
-		nodes = append(nodes, graphNode{kind: m.kind, name: m.name, consumes: m.consumes})
 	}
 	levels, err := checkGraph(cc.Name, nodes)
 	if err != nil {
