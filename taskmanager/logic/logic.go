@@ -251,13 +251,9 @@ func (e *Engine) Evaluate(ctx context.Context, in *taskmanager.Products) (*taskm
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		out, err := expr.Run(f.prog, env)
+		b, err := runBool(f.prog, env, "fact", f.name)
 		if err != nil {
-			return nil, fmt.Errorf("%w: fact %q: %v", ErrEval, f.name, err)
-		}
-		b, ok := out.(bool)
-		if !ok {
-			return nil, fmt.Errorf("%w: fact %q is %v (%T), not a boolean", ErrEval, f.name, out, out)
+			return nil, err
 		}
 		d.Facts[f.name] = b
 	}
@@ -274,13 +270,9 @@ func (e *Engine) Evaluate(ctx context.Context, in *taskmanager.Products) (*taskm
 	}
 	chosen := map[string]bool{}
 	for _, r := range e.rules {
-		out, err := expr.Run(r.prog, facts)
+		b, err := runBool(r.prog, facts, "rule", r.name)
 		if err != nil {
-			return nil, fmt.Errorf("%w: rule %q: %v", ErrEval, r.name, err)
-		}
-		b, ok := out.(bool)
-		if !ok {
-			return nil, fmt.Errorf("%w: rule %q is %v (%T), not a boolean", ErrEval, r.name, out, out)
+			return nil, err
 		}
 		d.Rules[r.name] = b
 		for _, f := range r.Facts {
@@ -328,4 +320,18 @@ func sorted[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// runBool runs prog, the fact or rule (kind) name, on env: its value must
+// be a boolean.
+func runBool(prog *vm.Program, env map[string]any, kind, name string) (bool, error) {
+	out, err := expr.Run(prog, env)
+	if err != nil {
+		return false, fmt.Errorf("%w: %s %q: %v", ErrEval, kind, name, err)
+	}
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("%w: %s %q is %v (%T), not a boolean", ErrEval, kind, name, out, out)
+	}
+	return b, nil
 }
