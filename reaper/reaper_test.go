@@ -547,14 +547,10 @@ func TestLastReportNotFound(t *testing.T) {
 
 func TestOneReaperAtATime(t *testing.T) {
 	t.Parallel()
-	for _, backend := range []string{"sqlite", "postgres"} {
-		t.Run(backend, func(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
-			url := "sqlite://" + filepath.Join(t.TempDir(), "strata.db")
-			if backend == "postgres" {
-				url = pgtest.NewDatabase(t)
-			}
-			testOneReaperAtATime(t, url)
+			testOneReaperAtATime(t, be.url(t))
 		})
 	}
 }
