@@ -38,19 +38,20 @@ const expiredWhere = `last_gen < ? AND expiration_time < ?`
 // maxIDsPerStatement caps the ids one DELETE binds.
 const maxIDsPerStatement = 10000
 
-// deleteExpired removes product versions that expired before horizon and
-// are no longer current, batch rows per transaction. Ids are found outside
-// the write transaction, so each transaction only deletes by primary key
-// (rechecking the condition).
-func (r *Reaper) deleteExpired(ctx context.Context, horizon time.Time, batch int, dryRun bool, rep *Report) error {
-	st, ok := r.expiredStore(horizon)
+// deleteExpired removes product versions that expired before rep's
+// horizon and are no longer current, rep.BatchSize rows per transaction
+// (in a dry run it only counts them). Ids are found outside the write
+// transaction, so each transaction only deletes by primary key (rechecking
+// the condition).
+func (r *Reaper) deleteExpired(ctx context.Context, rep *Report) error {
+	st, ok := r.expiredStore(rep.Horizon)
 	if !ok {
 		r.log.Debug("backend without raw SQL access, expired products left alone",
 			"backend", r.space.Backend())
 		return nil
 	}
 	db := st.db
-	if dryRun {
+	if rep.DryRun {
 		q := db.Rebind(`SELECT COUNT(*), COALESCE(SUM(` + st.length + `), 0) FROM product WHERE ` + expiredWhere)
 		err := db.QueryRowxContext(ctx, q, datasource.OpenGeneration, st.horizon).
 			Scan(&rep.ExpiredProducts.Rows, &rep.ExpiredProducts.Bytes)
@@ -60,7 +61,7 @@ func (r *Reaper) deleteExpired(ctx context.Context, horizon time.Time, batch int
 		return nil
 	}
 	// Ids travel as bind parameters: stay well below SQLite's limit.
-	batch = min(batch, maxIDsPerStatement)
+	batch := min(rep.BatchSize, maxIDsPerStatement)
 	sel := db.Rebind(`SELECT id FROM product WHERE id > ? AND ` + expiredWhere + ` ORDER BY id LIMIT ?`)
 	var after int64
 	for {

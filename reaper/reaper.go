@@ -421,9 +421,7 @@ func (r *Reaper) setState(s State) {
 // run does the work of one run into rep, under the lock.
 func (r *Reaper) run(ctx context.Context, rep *Report) error {
 	var errs []error
-	var res *datasource.DataDeleteResult
-	var err error
-	res, err = r.space.DataSource().DataDeleteBefore(ctx, &datasource.DataDeleteParams{
+	res, err := r.space.DataSource().DataDeleteBefore(ctx, &datasource.DataDeleteParams{
 		Horizon: rep.Horizon, BatchSize: rep.BatchSize, DryRun: rep.DryRun,
 	})
 	if res != nil {
@@ -438,7 +436,7 @@ func (r *Reaper) run(ctx context.Context, rep *Report) error {
 		errs = append(errs, fmt.Errorf("reap generations: %w", err))
 	}
 	if ctx.Err() == nil {
-		if err := r.deleteExpired(ctx, rep.Horizon, rep.BatchSize, rep.DryRun, rep); err != nil {
+		if err := r.deleteExpired(ctx, rep); err != nil {
 			errs = append(errs, fmt.Errorf("reap expired products: %w", err))
 		}
 	}
