@@ -72,15 +72,16 @@ func (s *DataSource) GenerationDuplicate(ctx context.Context, p *datasource.Gene
 // lastGenerationMismatch checks that gen is the newest generation of an
 // instance. It returns nil if so, an error wrapping ErrNotFound when the
 // instance is missing and one wrapping ErrSealed when gen is not its newest
-// generation. With share it locks the instance's row FOR SHARE until the
-// end of the transaction, so that no duplicate seals gen meanwhile.
-func lastGenerationMismatch(ctx context.Context, tx *sqlx.Tx, seq, gen int64, share bool) error {
-	q := `SELECT last_generation FROM taskmanager WHERE sequence_id = $1`
+// generation. With share (q must then be a transaction) it locks the
+// instance's row FOR SHARE until the end of the transaction, so that no
+// duplicate seals gen meanwhile.
+func lastGenerationMismatch(ctx context.Context, q sqlx.QueryerContext, seq, gen int64, share bool) error {
+	query := `SELECT last_generation FROM taskmanager WHERE sequence_id = $1`
 	if share {
-		q += ` FOR SHARE`
+		query += ` FOR SHARE`
 	}
 	var last int64
-	err := tx.GetContext(ctx, &last, q, seq)
+	err := sqlx.GetContext(ctx, q, &last, query, seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("taskmanager %d: %w", seq, datasource.ErrNotFound)
 	}

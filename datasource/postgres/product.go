@@ -169,12 +169,7 @@ func (s *DataSource) putOne(ctx context.Context, seq, g int64, pr *datasource.Pr
 	})
 	if err == nil && n == 0 {
 		err = s.retry(ctx, "check generation", func() error {
-			tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true})
-			if err != nil {
-				return interpretError(err)
-			}
-			defer tx.Rollback()
-			return lastGenerationMismatch(ctx, tx, seq, g, false)
+			return lastGenerationMismatch(ctx, s.db, seq, g, false)
 		})
 		if err == nil {
 			// The generation was sealed between the put and the check.
