@@ -26,6 +26,7 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/datasource/stmtcache"
 )
 
 // Config tunes the PostgreSQL backend. The pool fields apply to the pool
@@ -126,7 +127,7 @@ type DataSource struct {
 	cfg       Config
 	log       hclog.Logger
 
-	stmts sync.Map // query text → *sqlx.Stmt, prepared once
+	stmts stmtcache.Cache // statements prepared once on the pool
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -277,11 +278,7 @@ func (s *DataSource) DB() *sqlx.DB { return s.db }
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		s.stmts.Range(func(q, st any) bool {
-			_ = st.(*sqlx.Stmt).Close()
-			s.stmts.Delete(q)
-			return true
-		})
+		s.stmts.Close()
 		if s.ownsPool {
 			s.closeErr = s.db.Close()
 		}
@@ -293,18 +290,7 @@ func (s *DataSource) Close() error {
 // on each connection that runs it): a hot statement then skips the
 // server's parse and plan.
 func (s *DataSource) stmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
-	if st, ok := s.stmts.Load(q); ok {
-		return st.(*sqlx.Stmt), nil
-	}
-	prepared, err := s.db.PreparexContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := s.stmts.LoadOrStore(q, prepared); loaded {
-		_ = prepared.Close()
-		return prev.(*sqlx.Stmt), nil
-	}
-	return prepared, nil
+	return s.stmts.Get(ctx, s.db, q)
 }
 
 // get runs a one-row read through a prepared statement.

@@ -20,6 +20,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/datasource/stmtcache"
 )
 
 func init() { sqlx.BindDriver("sqlite", sqlx.QUESTION) }
@@ -45,8 +46,8 @@ type DataSource struct {
 	w *sqlx.DB // the one writer connection
 	r *sqlx.DB // readers; the writer itself for an in-memory database
 
-	stmts  sync.Map // query text → *sqlx.Stmt prepared on r
-	wstmts sync.Map // query text → *sqlx.Stmt prepared on w
+	stmts  stmtcache.Cache // statements prepared on r
+	wstmts stmtcache.Cache // statements prepared on w
 
 	closeOnce sync.Once
 	closeErr  error
@@ -205,13 +206,8 @@ func Open(ctx context.Context, path string, cfg *Config) (*DataSource, error) {
 // Close closes both pools. It is safe to call twice.
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
-		for _, cache := range []*sync.Map{&s.stmts, &s.wstmts} {
-			cache.Range(func(q, st any) bool {
-				_ = st.(*sqlx.Stmt).Close()
-				cache.Delete(q)
-				return true
-			})
-		}
+		s.stmts.Close()
+		s.wstmts.Close()
 		err := s.w.Close()
 		if s.r != s.w {
 			err = errors.Join(err, s.r.Close())
@@ -236,29 +232,14 @@ func (s *DataSource) ResetConnections(ctx context.Context) error {
 // readStmt returns the statement for q prepared on the reader pool, from a
 // cache: parsing the SQL costs more than running a point query.
 func (s *DataSource) readStmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
-	return cachedStmt(ctx, &s.stmts, s.r, q)
+	return s.stmts.Get(ctx, s.r, q)
 }
 
 // writeStmt returns the statement for q prepared once on the writer's
 // connection. Call it outside write transactions (the writer has a single
 // connection), then bind it to a transaction with tx.StmtxContext.
 func (s *DataSource) writeStmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
-	return cachedStmt(ctx, &s.wstmts, s.w, q)
-}
-
-func cachedStmt(ctx context.Context, cache *sync.Map, db *sqlx.DB, q string) (*sqlx.Stmt, error) {
-	if st, ok := cache.Load(q); ok {
-		return st.(*sqlx.Stmt), nil
-	}
-	st, err := db.PreparexContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	if prev, loaded := cache.LoadOrStore(q, st); loaded {
-		_ = st.Close()
-		return prev.(*sqlx.Stmt), nil
-	}
-	return st, nil
+	return s.wstmts.Get(ctx, s.w, q)
 }
 
 // get runs a one-row read through the statement cache.
