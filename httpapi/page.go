@@ -155,16 +155,10 @@ func (s *Server) pageTaskManager(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	crumbs := []crumb{{name, tmURL(name)}}
 	in := s.inspector()
-	var tm *inspect.TaskManager
-	tms, err := in.TaskManagers(r.Context())
+	tm, err := in.TaskManagerNamed(r.Context(), name)
 	if err != nil {
 		s.pageError(w, r, err, crumbs...)
 		return
-	}
-	for _, t := range tms {
-		if t.Name == name {
-			tm = t
-		}
 	}
 	if tm == nil {
 		s.pageError(w, r, fmt.Errorf("%w %q (see the list of task managers)", inspect.ErrTaskManagerNotFound, name), crumbs...)

@@ -145,7 +145,27 @@ func (in *Inspector) generation(ctx context.Context, tm *datasource.TaskManager,
 // TaskManagers lists the newest instance of every task manager name,
 // ordered by name.
 func (in *Inspector) TaskManagers(ctx context.Context) ([]*TaskManager, error) {
-	all, err := in.ds.TaskManagerList(ctx, &datasource.TaskManagerListParams{})
+	return in.summaries(ctx, "")
+}
+
+// TaskManagerNamed summarises the newest instance of the task manager
+// named name, as TaskManagers does, reading only that name's instances. It
+// returns nil when no task manager has that name.
+func (in *Inspector) TaskManagerNamed(ctx context.Context, name string) (*TaskManager, error) {
+	if name == "" {
+		return nil, nil
+	}
+	tms, err := in.summaries(ctx, name)
+	if err != nil || len(tms) == 0 {
+		return nil, err
+	}
+	return tms[0], nil
+}
+
+// summaries summarises the task managers named only, or all of them when
+// only is empty.
+func (in *Inspector) summaries(ctx context.Context, only string) ([]*TaskManager, error) {
+	all, err := in.ds.TaskManagerList(ctx, &datasource.TaskManagerListParams{Name: only})
 	if err != nil {
 		return nil, fmt.Errorf("list task managers: %w", err)
 	}
@@ -376,7 +396,8 @@ func (in *Inspector) block(ctx context.Context, name string, gen int64) (*dataso
 
 // Products lists the products valid in generation gen (zero: the newest)
 // of the task manager named name, ordered by key. Counting the rows of
-// tabular products reads each value once, one at a time.
+// tabular products reads each JSON value once, one at a time (the listing
+// leaves values out so that they are never all in memory together).
 func (in *Inspector) Products(ctx context.Context, name string, gen int64) (*Block, []*Product, error) {
 	tm, b, err := in.block(ctx, name, gen)
 	if err != nil {
@@ -389,6 +410,9 @@ func (in *Inspector) Products(ctx context.Context, name string, gen int64) (*Blo
 	out := make([]*Product, len(rows))
 	for i, r := range rows {
 		out[i] = productOf(r)
+		if datablock.Encoding(r.Encoding) != datablock.EncodingJSON {
+			continue // not tabular: no need to read the value
+		}
 		full, err := in.product(ctx, tm, b.Generation, r.Key, true)
 		if err != nil {
 			return nil, nil, err

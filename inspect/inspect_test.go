@@ -53,6 +53,13 @@ func TestInspector(t *testing.T) {
 				require.True(t, jobs.LastCycle.Equal(inspecttest.T0.Add(2*time.Minute)), jobs.LastCycle)
 				require.True(t, jobs.Started.Equal(inspecttest.T0))
 				require.Equal(t, 0, tms[0].Products)
+
+				one, err := in.TaskManagerNamed(ctx, "jobs")
+				require.NoError(t, err)
+				require.Equal(t, jobs, one, "the same summary as in the list")
+				none, err := in.TaskManagerNamed(ctx, "nope")
+				require.NoError(t, err)
+				require.Nil(t, none)
 			})
 
 			t.Run("Generations", func(t *testing.T) {
