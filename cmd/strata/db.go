@@ -42,9 +42,9 @@ func newDBCmd(g *globals) *cobra.Command {
 				return err
 			}
 			cfg.SkipMigrate = true
-			s, err := dataspace.OpenConfig(cmd.Context(), cfg)
+			s, err := openConfig(cmd.Context(), cfg)
 			if err != nil {
-				return fmt.Errorf("open %s: %w", dataspace.Redact(cfg.URL), err)
+				return err
 			}
 			defer s.Close()
 			st, err := s.DataSource().Stats(cmd.Context())

@@ -97,7 +97,7 @@ func runReaper(ctx context.Context, g *globals, f *reaperFlags, cmd *cobra.Comma
 	if err != nil {
 		return err
 	}
-	space, err := g.openDataSpace(ctx)
+	space, err := openConfig(ctx, dc)
 	if err != nil {
 		return err
 	}

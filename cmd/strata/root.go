@@ -65,6 +65,13 @@ func (g *globals) dataspaceConfig() (*dataspace.Config, error) {
 		}
 		cfg = c
 	}
+	g.resolveURL(cfg)
+	return cfg, nil
+}
+
+// resolveURL sets cfg.URL: --db wins over the configured URL, then
+// $STRATA_DB, then the default.
+func (g *globals) resolveURL(cfg *dataspace.Config) {
 	switch {
 	case g.db != "":
 		cfg.URL = g.db
@@ -73,7 +80,6 @@ func (g *globals) dataspaceConfig() (*dataspace.Config, error) {
 	case cfg.URL == "":
 		cfg.URL = dataspace.DefaultURL
 	}
-	return cfg, nil
 }
 
 // openDataSpace opens (and migrates) the configured dataspace.
@@ -82,6 +88,12 @@ func (g *globals) openDataSpace(ctx context.Context) (*dataspace.DataSpace, erro
 	if err != nil {
 		return nil, err
 	}
+	return openConfig(ctx, cfg)
+}
+
+// openConfig opens the dataspace cfg describes (migrating it unless
+// cfg.SkipMigrate), naming the redacted URL when that fails.
+func openConfig(ctx context.Context, cfg *dataspace.Config) (*dataspace.DataSpace, error) {
 	s, err := dataspace.OpenConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dataspace.Redact(cfg.URL), err)
@@ -100,7 +112,7 @@ func (g *globals) openExistingDataSpace(ctx context.Context) (*dataspace.DataSpa
 	if err := checkExists(cfg.URL); err != nil {
 		return nil, err
 	}
-	return g.openDataSpace(ctx)
+	return openConfig(ctx, cfg)
 }
 
 // checkExists fails when url names a SQLite file that does not exist.

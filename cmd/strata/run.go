@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 
@@ -87,14 +86,7 @@ func runConfig(g *globals) (*taskmanager.File, *dataspace.Config, error) {
 			return nil, nil, fmt.Errorf("config file %s: %w", g.config, err)
 		}
 	}
-	switch {
-	case g.db != "":
-		dc.URL = g.db
-	case dc.URL == "" && os.Getenv("STRATA_DB") != "":
-		dc.URL = os.Getenv("STRATA_DB")
-	case dc.URL == "":
-		dc.URL = dataspace.DefaultURL
-	}
+	g.resolveURL(dc)
 	return file, dc, nil
 }
 
@@ -116,9 +108,9 @@ func runChannels(ctx context.Context, g *globals, f *runFlags) error {
 	rcfg := reaper.ConfigFrom(*dc)
 	rcfg.Logger = log
 
-	space, err := dataspace.OpenConfig(ctx, dc)
+	space, err := openConfig(ctx, dc)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", dataspace.Redact(dc.URL), err)
+		return err
 	}
 	defer space.Close()
 
