@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -46,15 +45,6 @@ A task manager is named by its name; its newest instance is shown.
 	return cmd
 }
 
-// inspectOut is where inspect commands print: the command's output when a
-// test set one, else the globals' stdout.
-func inspectOut(g *globals, cmd *cobra.Command) io.Writer {
-	if w := cmd.OutOrStdout(); w != os.Stdout {
-		return w
-	}
-	return g.stdout
-}
-
 // withInspector opens the dataspace and runs fn with an Inspector over it.
 func withInspector(g *globals, cmd *cobra.Command, fn func(ctx context.Context, in *inspect.Inspector, w io.Writer) error) error {
 	ctx := cmd.Context()
@@ -63,7 +53,7 @@ func withInspector(g *globals, cmd *cobra.Command, fn func(ctx context.Context, 
 		return err
 	}
 	defer s.Close()
-	return fn(ctx, inspect.New(s.DataSource(), nil), inspectOut(g, cmd))
+	return fn(ctx, inspect.New(s.DataSource(), nil), g.stdout)
 }
 
 // parseGeneration reads a generation number argument.

@@ -29,7 +29,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 func runInspect(t *testing.T, db, format string, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
-	root := newRootCmd()
+	root := newRootCmdIO(&out, &bytes.Buffer{})
 	root.SetArgs(append([]string{"inspect", "--db", db, "--format", format}, args...))
 	root.SetOut(&out)
 	root.SetErr(&bytes.Buffer{})
@@ -219,12 +219,15 @@ func TestInspectEmptyDatabase(t *testing.T) {
 	}
 }
 
-// signalWriter collects output and signals each write.
+// signalWriter collects output and signals each write on writes (at
+// most one signal waits there unread).
 type signalWriter struct {
 	mu     sync.Mutex
 	buf    bytes.Buffer
 	writes chan struct{}
 }
+
+func newSignalWriter() *signalWriter { return &signalWriter{writes: make(chan struct{}, 1)} }
 
 func (w *signalWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
@@ -248,8 +251,8 @@ func TestInspectGenerationsFollow(t *testing.T) {
 	db := seededDB(t, "sqlite")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &signalWriter{writes: make(chan struct{}, 1)}
-	root := newRootCmd()
+	out := newSignalWriter()
+	root := newRootCmdIO(out, &bytes.Buffer{})
 	root.SetArgs([]string{"inspect", "--db", db, "--format", "csv", "generations", "jobs", "--follow", "--interval", "10ms", "--after", "1"})
 	root.SetOut(out)
 	root.SetErr(&bytes.Buffer{})
