@@ -4,10 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,29 +19,8 @@ import (
 	"github.com/strata-dataspace/strata/reaper"
 )
 
-// notifyWriter is a buffer that closes wrote at its first write.
-type notifyWriter struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	once  sync.Once
-	wrote chan struct{}
-}
-
-func (w *notifyWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	defer w.once.Do(func() { close(w.wrote) })
-	return w.buf.Write(p)
-}
-
-func (w *notifyWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
 // runReaperCmd runs `strata reaper ARGS…` against db with ctx.
-func runReaperCmd(ctx context.Context, db, format string, stdout *notifyWriter, args ...string) (string, error) {
+func runReaperCmd(ctx context.Context, db, format string, stdout io.Writer, args ...string) (string, error) {
 	var errOut bytes.Buffer
 	g := &globals{db: db, format: format, stdout: stdout, stderr: &errOut}
 	cmd := newReaperCmd(g)
@@ -90,13 +69,13 @@ func TestReaperCommand(t *testing.T) {
 				db := newDB(t)
 				seedOld(t, db)
 
-				out := &notifyWriter{wrote: make(chan struct{})}
+				out := newSignalWriter()
 				_, err := runReaperCmd(ctx, db, "table", out, "--once", "--dry-run", "--retention", "7d")
 				require.NoError(t, err)
 				require.Contains(t, out.String(), "reaper dry run (nothing deleted)")
 				require.Regexp(t, `generations\s+2\s`, out.String())
 
-				out = &notifyWriter{wrote: make(chan struct{})}
+				out = newSignalWriter()
 				_, err = runReaperCmd(ctx, db, "json", out, "--once", "--retention", "7d", "--batch", "1")
 				require.NoError(t, err)
 				var rep reaper.Report
@@ -126,10 +105,10 @@ func TestReaperCommand(t *testing.T) {
 				seedOld(t, db)
 				cctx, cancel := context.WithCancel(ctx)
 				defer cancel()
-				out := &notifyWriter{wrote: make(chan struct{})}
+				out := newSignalWriter()
 				go func() {
 					select {
-					case <-out.wrote: // the first run's report
+					case <-out.writes: // the first run's report
 					case <-time.After(60 * time.Second):
 					}
 					cancel()
@@ -155,7 +134,7 @@ func TestReaperCommand(t *testing.T) {
 			"reaper_run_interval": 7080, "reaper_start_delay_seconds": 1818,
 			"datasource": {"config": {"url": "`+db+`"}}}}`), 0o600))
 		var errOut bytes.Buffer
-		out := &notifyWriter{wrote: make(chan struct{})}
+		out := newSignalWriter()
 		g := &globals{config: cfg, format: "json", stdout: out, stderr: &errOut}
 		cmd := newReaperCmd(g)
 		cmd.SetArgs([]string{"--once"})
@@ -188,11 +167,11 @@ func TestReaperCommand(t *testing.T) {
 			{[]string{"--once", "--batch", "-5"}, "--batch -5"},
 		}
 		for _, tc := range cases {
-			out := &notifyWriter{wrote: make(chan struct{})}
+			out := newSignalWriter()
 			_, err := runReaperCmd(ctx, db, "table", out, tc.args...)
 			require.ErrorContains(t, err, tc.want, tc.args)
 		}
-		_, err := runReaperCmd(ctx, db, "table", &notifyWriter{wrote: make(chan struct{})}, "--once", "--retention", "3d")
+		_, err := runReaperCmd(ctx, db, "table", newSignalWriter(), "--once", "--retention", "3d")
 		require.ErrorIs(t, err, reaper.ErrConfig)
 	})
 }
