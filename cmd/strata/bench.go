@@ -3,12 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/strata-dataspace/strata/internal/bench"
 	"github.com/strata-dataspace/strata/internal/output"
@@ -41,7 +39,7 @@ same run (workloads named RAW-…). Each workload creates its own task managers
 			if err != nil {
 				return err
 			}
-			if f, ok := g.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			if isTerminal(g.stderr) {
 				env.Progress = terminalProgress(g)
 			}
 			t := &output.Table{Columns: []string{"workload", "backend", "metric", "value"}}
@@ -72,11 +70,11 @@ same run (workloads named RAW-…). Each workload creates its own task managers
 func terminalProgress(g *globals) func(workload, step string, done, total int) {
 	var last time.Time
 	return func(workload, step string, done, total int) {
-		if now := time.Now(); done < total && now.Sub(last) < 100*time.Millisecond {
+		now := time.Now()
+		if done < total && now.Sub(last) < 100*time.Millisecond {
 			return
-		} else {
-			last = now
 		}
+		last = now
 		fmt.Fprintf(g.stderr, "\r\033[K%s %s %d/%d (%d%%)", workload, step, done, total, done*100/max(total, 1))
 	}
 }

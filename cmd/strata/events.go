@@ -335,15 +335,16 @@ func newEventsQueryCmd(g *globals, f *eventFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			t := &output.Table{Columns: []string{"message_id", "event_type", "generated", "traits"}}
-			for _, e := range evs {
-				t.Add(e.MessageID, e.EventType, events.FormatTime(e.Generated), traitsCell(e.Traits))
-			}
 			if g.format == "json" {
-				t = &output.Table{Columns: []string{"message_id", "event_type", "generated", "traits", "raw"}}
+				t := &output.Table{Columns: []string{"message_id", "event_type", "generated", "traits", "raw"}}
 				for _, e := range evs {
 					t.Add(e.MessageID, e.EventType, events.FormatTime(e.Generated), e.Traits, rawOrEmpty(e.Raw))
 				}
+				return g.print(t)
+			}
+			t := &output.Table{Columns: []string{"message_id", "event_type", "generated", "traits"}}
+			for _, e := range evs {
+				t.Add(e.MessageID, e.EventType, events.FormatTime(e.Generated), traitsCell(e.Traits))
 			}
 			return g.print(t)
 		},
