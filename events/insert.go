@@ -189,17 +189,15 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 			next++
 			p.id = next
 		}
-		const evCols = 11
-		args := make([]any, 0, len(kept)*evCols)
+		args := make([]any, 0, len(kept)*insertEvent.cols)
 		for _, p := range kept {
 			e := p.ev
 			args = append(args, p.id, s.ns, e.MessageID, e.EventType, e.Generated.UnixMicro(), e.Expires.UnixMicro(), e.Source,
 				int64(p.val.encoding), int64(p.val.compression), p.val.data, int64(p.val.rawSize))
 		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", evCols, args); err != nil {
+		if err := s.insertRows(ctx, tx, insertEvent, args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		const trCols = 7
 		args = args[:0]
 		for _, p := range kept {
 			for _, t := range p.ev.Traits {
@@ -207,7 +205,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 				args = append(args, p.id, t.Name, p.ev.Generated.UnixMicro(), int64(t.Type), vs, vi, vf)
 			}
 		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `, "", trCols, args); err != nil {
+		if err := s.insertRows(ctx, tx, insertTrait, args); err != nil {
 			return fmt.Errorf("insert event traits: %w", err)
 		}
 		types, tt := dictionaries(kept)
@@ -215,14 +213,14 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		for _, t := range types {
 			targs = append(targs, s.ns, t)
 		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2, targs); err != nil {
+		if err := s.insertRows(ctx, tx, insertType, targs); err != nil {
 			return fmt.Errorf("record event types: %w", err)
 		}
 		ttArgs := make([]any, 0, 4*len(tt))
 		for _, k := range tt {
 			ttArgs = append(ttArgs, s.ns, k[0], k[1], k[2])
 		}
-		if err := s.insertRows(ctx, tx, `INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4, ttArgs); err != nil {
+		if err := s.insertRows(ctx, tx, insertTypeTrait, ttArgs); err != nil {
 			return fmt.Errorf("record trait types: %w", err)
 		}
 		return nil
@@ -236,16 +234,25 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 // so a batch costs no parsing and the statement cache stays small.
 var insertChunks = []int{256, 64, 16, 4, 1}
 
-// sqliteInserts are the multi-row INSERTs of insertSQLite: prefix, suffix
-// and values a row.
-var sqliteInserts = []struct {
+// sqliteInsert is a multi-row INSERT of insertSQLite: prefix + "(?, …),
+// (?, …)" + suffix, cols values a row.
+type sqliteInsert struct {
 	prefix, suffix string
 	cols           int
-}{
-	{`INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", 11},
-	{`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `, "", 7},
-	{`INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2},
-	{`INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4},
+}
+
+// The multi-row INSERTs of insertSQLite.
+var (
+	insertEvent     = sqliteInsert{`INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", 11}
+	insertTrait     = sqliteInsert{`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `, "", 7}
+	insertType      = sqliteInsert{`INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2}
+	insertTypeTrait = sqliteInsert{`INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4}
+	sqliteInserts   = []sqliteInsert{insertEvent, insertTrait, insertType, insertTypeTrait}
+)
+
+// sql is the statement of ins for rows rows.
+func (ins sqliteInsert) sql(rows int) string {
+	return ins.prefix + placeholders(rows, ins.cols) + ins.suffix
 }
 
 // prepareInserts prepares, once per database and outside any transaction
@@ -257,7 +264,7 @@ func (s *Store) prepareInserts(ctx context.Context) error {
 	}
 	for _, ins := range sqliteInserts {
 		for _, n := range insertChunks {
-			if _, err := s.stmt(ctx, ins.prefix+placeholders(n, ins.cols)+ins.suffix); err != nil {
+			if _, err := s.stmt(ctx, ins.sql(n)); err != nil {
 				return fmt.Errorf("prepare %s: %w", strings.TrimSuffix(ins.prefix, " VALUES "), err)
 			}
 		}
@@ -269,10 +276,10 @@ func (s *Store) prepareInserts(ctx context.Context) error {
 // preparedWriters records the SQLite writer pools prepareInserts has set up.
 var preparedWriters sync.Map
 
-// insertRows runs prefix + "(?, …), (?, …)" + suffix over args, cols
-// values a row, as multi-row INSERTs of the insertChunks shapes, in tx.
-func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, prefix, suffix string, cols int, args []any) error {
-	rows := len(args) / cols
+// insertRows runs ins over args as multi-row INSERTs of the insertChunks
+// shapes, in tx.
+func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, ins sqliteInsert, args []any) error {
+	rows := len(args) / ins.cols
 	for done := 0; done < rows; {
 		n := insertChunks[len(insertChunks)-1]
 		for _, c := range insertChunks {
@@ -281,8 +288,8 @@ func (s *Store) insertRows(ctx context.Context, tx *sqlx.Tx, prefix, suffix stri
 				break
 			}
 		}
-		query := prefix + placeholders(n, cols) + suffix
-		chunk := args[done*cols : (done+n)*cols]
+		query := ins.sql(n)
+		chunk := args[done*ins.cols : (done+n)*ins.cols]
 		var err error
 		if st := s.cachedStmt(query); st == nil {
 			_, err = tx.ExecContext(ctx, query, chunk...)

@@ -55,10 +55,9 @@ func checkTraitPlan(t *testing.T, s *Store) {
 	require.NoError(t, err)
 	checkPlan(t, s, query, args)
 	// Count, Delete, Distinct and MinMax read the same events.
-	var b builder
-	from, _, err := s.from(&b, &q.Filter, true)
+	match, args, err := s.matching(&q.Filter)
 	require.NoError(t, err)
-	checkPlan(t, s, `SELECT COUNT(*) FROM `+from+` WHERE `+b.where(), b.args)
+	checkPlan(t, s, `SELECT COUNT(*) FROM `+match, args)
 }
 
 // checkPlan checks that query, over the events of hosts() filtered on

@@ -214,21 +214,33 @@ func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol, idcol string) er
 		drive = firstEq(f.Traits)
 	}
 	for i, tf := range f.Traits {
+		if i == skip {
+			continue // already checked and joined by from
+		}
 		t, err := parseTraitFilter(tf)
 		if err != nil {
 			return err
 		}
-		switch i {
-		case skip:
-		case drive:
+		if i == drive {
 			cond, arg := t.condition("")
 			b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
-		default:
+		} else {
 			cond, arg := t.probe(idcol)
 			b.add(cond, arg...)
 		}
 	}
 	return nil
+}
+
+// matching returns "<from> WHERE <conditions>" over every event that
+// matches f, for statements that read them all, and its arguments.
+func (s *Store) matching(f *Filter) (string, []any, error) {
+	var b builder
+	from, _, err := s.from(&b, f, true)
+	if err != nil {
+		return "", nil, err
+	}
+	return from + ` WHERE ` + b.where(), b.args, nil
 }
 
 // traitFilter is a checked trait filter: the trait index column its value
@@ -441,7 +453,7 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*
 	out := []*Event{}
 	for rows.Next() {
 		var r eventRow
-		if err := rows.Scan(&r.ID, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
+		if err := rows.Scan(&r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
 			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
 			return nil, err
 		}
@@ -456,13 +468,12 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*
 
 // Count returns how many events match f.
 func (s *Store) Count(ctx context.Context, f *Filter) (int64, error) {
-	var b builder
-	from, _, err := s.from(&b, f, true)
+	match, args, err := s.matching(f)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
-	if err := s.getRead(ctx, &n, `SELECT COUNT(*) FROM `+from+` WHERE `+b.where(), b.args...); err != nil {
+	if err := s.getRead(ctx, &n, `SELECT COUNT(*) FROM `+match, args...); err != nil {
 		return 0, fmt.Errorf("count events of namespace %q: %w", s.ns, err)
 	}
 	return n, nil
@@ -522,15 +533,14 @@ func pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
 // returns how many it removed. A nil or empty filter deletes the whole
 // namespace.
 func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
-	var b builder
-	from, _, err := s.from(&b, f, true)
+	match, args, err := s.matching(f)
 	if err != nil {
 		return 0, err
 	}
 	var n int64
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
-		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT e.id FROM `+from+` WHERE `+b.where()), b.args...); err != nil {
+		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT e.id FROM `+match), args...); err != nil {
 			return fmt.Errorf("select events: %w", err)
 		}
 		if err := s.deleteIDs(ctx, tx, ids); err != nil {
@@ -590,16 +600,15 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 	if err != nil {
 		return nil, err
 	}
-	var b builder
-	from, _, err := s.from(&b, &p.Filter, true)
+	match, margs, err := s.matching(&p.Filter)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]any{p.Name}, b.args...)
+	args := append([]any{p.Name}, margs...)
 	args = append(args, limit)
 	var rows []valueRow
 	err = s.selectRead(ctx, &rows, `SELECT DISTINCT t.type, t.v_string, t.v_int, t.v_float FROM event_trait t
-		WHERE t.name = ? AND t.event_id IN (SELECT e.id FROM `+from+` WHERE `+b.where()+`)
+		WHERE t.name = ? AND t.event_id IN (SELECT e.id FROM `+match+`)
 		ORDER BY t.type, t.v_string, t.v_int, t.v_float LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("distinct values of trait %q in namespace %q: %w", p.Name, s.ns, err)
@@ -614,8 +623,7 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 // MinMax returns the earliest and latest generated time of the events
 // that match f; ErrNotFound when none does.
 func (s *Store) MinMax(ctx context.Context, f *Filter) (time.Time, time.Time, error) {
-	var b builder
-	from, _, err := s.from(&b, f, true)
+	match, args, err := s.matching(f)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
@@ -623,7 +631,7 @@ func (s *Store) MinMax(ctx context.Context, f *Filter) (time.Time, time.Time, er
 		Min sql.NullInt64 `db:"min"`
 		Max sql.NullInt64 `db:"max"`
 	}
-	if err := s.getRead(ctx, &r, `SELECT MIN(e.generated) AS min, MAX(e.generated) AS max FROM `+from+` WHERE `+b.where(), b.args...); err != nil {
+	if err := s.getRead(ctx, &r, `SELECT MIN(e.generated) AS min, MAX(e.generated) AS max FROM `+match, args...); err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("min and max of generated in namespace %q: %w", s.ns, err)
 	}
 	if !r.Min.Valid {

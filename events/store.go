@@ -371,7 +371,6 @@ func dictionaries(todo []*pending) (types []string, tt [][3]any) {
 
 // eventRow is a stored event as queries read it.
 type eventRow struct {
-	ID          int64  `db:"id"`
 	MessageID   string `db:"message_id"`
 	EventType   string `db:"event_type"`
 	Generated   int64  `db:"generated"`
@@ -383,7 +382,7 @@ type eventRow struct {
 	RawSize     int64  `db:"raw_size"`
 }
 
-const eventColumns = `e.id, e.message_id, e.event_type, e.generated, e.expires, e.source, e.encoding, e.compression, e.value, e.raw_size`
+const eventColumns = `e.message_id, e.event_type, e.generated, e.expires, e.source, e.encoding, e.compression, e.value, e.raw_size`
 
 func (r *eventRow) event() (*Event, error) {
 	e := &Event{
