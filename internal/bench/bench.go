@@ -44,7 +44,7 @@ func (e *Env) N(n int) int { return max(1, int(float64(n)*e.Scale)) }
 // Backend names the backend under test.
 func (e *Env) Backend() string { return e.Space.Backend() }
 
-// Progressf reports progress when a reporter is set.
+// progress reports progress when a reporter is set.
 func (e *Env) progress(workload, step string, done, total int) {
 	if e.Progress != nil {
 		e.Progress(workload, step, done, total)

@@ -107,18 +107,12 @@ func evRecord(ctx context.Context, env *Env, s *events.Store, workload string, n
 		if res.Stored != len(batch) {
 			return 0, fmt.Errorf("%s: stored %d of %d events", workload, res.Stored, len(batch))
 		}
-		if env.Progress != nil && (start/evBatch)%50 == 0 {
-			env.Progress(workload, "record", min(n, start+evBatch), n)
+		if (start/evBatch)%50 == 0 {
+			env.progress(workload, "record", min(n, start+evBatch), n)
 		}
 	}
 	return took, nil
 }
-
-func evResult(env *Env, workload, metric string, v float64) Result {
-	return Result{Workload: workload, Backend: env.Backend(), Metric: metric, Value: v}
-}
-
-func evRate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
 // evQueries is how many queries a query workload runs.
 func evQueries(env *Env) int { return max(50, env.N(2000)) }
@@ -134,7 +128,7 @@ func runE1(ctx context.Context, env *Env) ([]Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []Result{evResult(env, "E1", "events_per_s", evRate(n, took))}
+	out := []Result{env.result("E1", "events_per_s", perSecond(n, took))}
 	raw, err := evRawE1(ctx, env, n)
 	if err != nil {
 		return nil, err
@@ -193,9 +187,9 @@ func runE1b(ctx context.Context, env *Env) ([]Result, error) {
 		return nil, err
 	}
 	return []Result{
-		evResult(env, "E1b", "events_per_s", evRate(n, took)),
-		evResult(env, "E2b", "queries_per_s", evRate(q, d2)),
-		evResult(env, "E3b", "queries_per_s", evRate(q, d3)),
+		env.result("E1b", "events_per_s", perSecond(n, took)),
+		env.result("E2b", "queries_per_s", perSecond(q, d2)),
+		env.result("E3b", "queries_per_s", perSecond(q, d3)),
 	}, nil
 }
 
@@ -213,37 +207,29 @@ func evLoaded(ctx context.Context, env *Env, workload string) (*events.Store, fu
 }
 
 func runE2(ctx context.Context, env *Env) ([]Result, error) {
-	s, drop, err := evLoaded(ctx, env, "E2")
-	if err != nil {
-		return nil, err
-	}
-	defer drop()
-	q := evQueries(env)
-	d, err := evQueryE2(ctx, s, q)
-	if err != nil {
-		return nil, err
-	}
-	out := []Result{evResult(env, "E2", "queries_per_s", evRate(q, d))}
-	raw, err := evRawQueries(ctx, env, env.N(20000), q, "RAW-E2")
-	if err != nil {
-		return nil, err
-	}
-	return append(out, raw), nil
+	return evQueryWorkload(ctx, env, "E2", evQueryE2)
 }
 
 func runE3(ctx context.Context, env *Env) ([]Result, error) {
-	s, drop, err := evLoaded(ctx, env, "E3")
+	return evQueryWorkload(ctx, env, "E3", evQueryE3)
+}
+
+// evQueryWorkload runs E2 or E3 (workload): it times the workload's
+// queries over 20,000 recorded events, then the same queries on the raw
+// table (RAW-E2 or RAW-E3).
+func evQueryWorkload(ctx context.Context, env *Env, workload string, queries func(context.Context, *events.Store, int) (time.Duration, error)) ([]Result, error) {
+	s, drop, err := evLoaded(ctx, env, workload)
 	if err != nil {
 		return nil, err
 	}
 	defer drop()
 	q := evQueries(env)
-	d, err := evQueryE3(ctx, s, q)
+	d, err := queries(ctx, s, q)
 	if err != nil {
 		return nil, err
 	}
-	out := []Result{evResult(env, "E3", "queries_per_s", evRate(q, d))}
-	raw, err := evRawQueries(ctx, env, env.N(20000), q, "RAW-E3")
+	out := []Result{env.result(workload, "queries_per_s", perSecond(q, d))}
+	raw, err := evRawQueries(ctx, env, env.N(20000), q, "RAW-"+workload)
 	if err != nil {
 		return nil, err
 	}
@@ -277,8 +263,8 @@ func runE4(ctx context.Context, env *Env) ([]Result, error) {
 		return nil, err
 	}
 	return []Result{
-		evResult(env, "E4", "event_types_queries_per_s", evRate(q, types)),
-		evResult(env, "E4", "trait_types_queries_per_s", evRate(q, traits)),
+		env.result("E4", "event_types_queries_per_s", perSecond(q, types)),
+		env.result("E4", "trait_types_queries_per_s", perSecond(q, traits)),
 		raw,
 	}, nil
 }
@@ -300,7 +286,7 @@ func evRawRoundTrip(ctx context.Context, env *Env, q int) (Result, error) {
 			return Result{}, fmt.Errorf("RAW-E4: %w", err)
 		}
 	}
-	return evResult(env, "RAW-E4", "select_1_queries_per_s", evRate(q, time.Since(t0))), nil
+	return env.result("RAW-E4", "select_1_queries_per_s", perSecond(q, time.Since(t0))), nil
 }
 
 func runE5(ctx context.Context, env *Env) ([]Result, error) {
@@ -326,9 +312,9 @@ func runE5(ctx context.Context, env *Env) ([]Result, error) {
 		return nil, fmt.Errorf("E5: expired %d events, want about %d", rows, n/2)
 	}
 	return []Result{
-		evResult(env, "E5", "seconds", took.Seconds()),
-		evResult(env, "E5", "events_expired", float64(rows)),
-		evResult(env, "E5", "ms_per_10000_events", float64(took.Microseconds())/1000*10000/float64(rows)),
+		env.result("E5", "seconds", took.Seconds()),
+		env.result("E5", "events_expired", float64(rows)),
+		env.result("E5", "ms_per_10000_events", float64(took.Microseconds())/1000*10000/float64(rows)),
 	}, nil
 }
 
@@ -405,7 +391,7 @@ func evRawE1(ctx context.Context, env *Env, n int) ([]Result, error) {
 	if err := env.evRawFill(ctx, rows); err != nil {
 		return nil, err
 	}
-	out := []Result{evResult(env, "RAW-E1", "events_per_s", evRate(n, time.Since(t0)))}
+	out := []Result{env.result("RAW-E1", "events_per_s", perSecond(n, time.Since(t0)))}
 	if env.Backend() != "postgres" {
 		return out, nil
 	}
@@ -434,7 +420,7 @@ func evRawE1(ctx context.Context, env *Env, n int) ([]Result, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	return append(out, evResult(env, "RAW-E1-copy", "events_per_s", evRate(n, time.Since(t0)))), nil
+	return append(out, env.result("RAW-E1-copy", "events_per_s", perSecond(n, time.Since(t0)))), nil
 }
 
 // evRawQueries runs E2's or E3's queries (which is "RAW-E2" or "RAW-E3")
@@ -478,5 +464,5 @@ func evRawQueries(ctx context.Context, env *Env, n, q int, which string) (Result
 			}
 		}
 	}
-	return evResult(env, which, "queries_per_s", evRate(q, time.Since(t0))), nil
+	return env.result(which, "queries_per_s", perSecond(q, time.Since(t0))), nil
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // The product workloads W1–W5 and W7 of BENCH.md. W6 (reaping) is
-// registered by the reaper's own file.
+// registered by w6.go.
 
 func init() {
 	Register(Workload{ID: "W1", Description: "put 2000 products of ~1 KB one durable call each (W1) and as one batch (W1b)", Run: runW1})

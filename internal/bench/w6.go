@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -21,11 +20,6 @@ func init() {
 			"instances of the same names; retention 7 days (deletes everything older than 7 days in the database)",
 		Run: runW6,
 	})
-}
-
-// w6Value is a ~1 KB product value, as BENCH.md's product workloads use.
-func w6Value(i int) map[string]any {
-	return map[string]any{"i": i, "name": fmt.Sprintf("product-%d", i), "payload": strings.Repeat("x", 900)}
 }
 
 // runW6 writes N(200) old instances (30 days old, one generation of N(50)
@@ -52,7 +46,7 @@ func runW6(ctx context.Context, env *Env) ([]Result, error) {
 	name := func(j int) string { return fmt.Sprintf("w6-%s-%03d", run, j) }
 	items := make([]datablock.Item, products)
 	for i := range items {
-		items[i] = datablock.Item{Key: fmt.Sprintf("p%04d", i), Value: w6Value(i)}
+		items[i] = datablock.Item{Key: key(i), Value: kbValue(i)}
 	}
 	block := env.Space.Config().Block
 	old := block
@@ -118,15 +112,14 @@ func runW6(ctx context.Context, env *Env) ([]Result, error) {
 		}
 	}
 	rows := float64(rep.Rows())
-	be := env.Backend()
 
 	results := []Result{
-		{Workload: "W6", Backend: be, Metric: "seconds", Value: elapsed.Seconds()},
-		{Workload: "W6", Backend: be, Metric: "rows_deleted", Value: rows},
-		{Workload: "W6", Backend: be, Metric: "rows_per_s", Value: rows / elapsed.Seconds()},
-		{Workload: "W6", Backend: be, Metric: "max_batch_ms", Value: rep.MaxBatchMS},
-		{Workload: "W6", Backend: be, Metric: "batches", Value: float64(rep.Batches)},
-		{Workload: "W6", Backend: be, Metric: "fresh_intact", Value: intact},
+		env.result("W6", "seconds", elapsed.Seconds()),
+		env.result("W6", "rows_deleted", rows),
+		env.result("W6", "rows_per_s", rows/elapsed.Seconds()),
+		env.result("W6", "max_batch_ms", rep.MaxBatchMS),
+		env.result("W6", "batches", float64(rep.Batches)),
+		env.result("W6", "fresh_intact", intact),
 	}
 	if env.Raw == nil {
 		return results, nil
@@ -147,8 +140,8 @@ func runW6(ctx context.Context, env *Env) ([]Result, error) {
 		return nil, fmt.Errorf("raw reference: %w", err)
 	}
 	return append(results,
-		Result{Workload: "RAW-W6", Backend: be, Metric: "seconds", Value: rawElapsed.Seconds()},
-		Result{Workload: "RAW-W6", Backend: be, Metric: "rows_per_s", Value: float64(rawRows) / rawElapsed.Seconds()},
+		env.result("RAW-W6", "seconds", rawElapsed.Seconds()),
+		env.result("RAW-W6", "rows_per_s", float64(rawRows)/rawElapsed.Seconds()),
 	), nil
 }
 
