@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -28,21 +29,12 @@ not json
 func runEvents(t *testing.T, db string, stdin string, args ...string) (string, string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	g := &globals{db: db, format: "table", stdout: &out, stderr: &errOut}
-	cmd := newEventsCmd(g)
-	for i := 0; i < len(args); i++ {
-		if args[i] == "--format" {
-			g.format = args[i+1]
-			args = append(args[:i], args[i+2:]...)
-			break
-		}
-	}
-	cmd.SetArgs(args)
-	cmd.SetIn(strings.NewReader(stdin))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err := cmd.Execute()
+	root := newRootCmdIO(&out, &errOut)
+	root.SetArgs(append([]string{"events", "--db", db}, args...))
+	root.SetIn(strings.NewReader(stdin))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.ExecuteContext(context.Background())
 	return out.String(), errOut.String(), err
 }
 
