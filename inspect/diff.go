@@ -80,7 +80,7 @@ func (in *Inspector) Diff(ctx context.Context, p *DiffParams, fn func(*Change) e
 	if err != nil {
 		return nil, nil, err
 	}
-	_, to, err = in.block(ctx, p.Name, p.To)
+	to, err = in.blockOf(ctx, tm, p.To)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -387,11 +387,20 @@ func (in *Inspector) block(ctx context.Context, name string, gen int64) (*dataso
 	if err != nil {
 		return nil, nil, err
 	}
-	g, err := in.generation(ctx, tm, gen)
+	b, err := in.blockOf(ctx, tm, gen)
 	if err != nil {
 		return nil, nil, err
 	}
-	return tm, &Block{TaskManager: tm.Name, ID: tm.TaskManagerID, Generation: g.Number, Time: g.CreatedAt, Sealed: g.Sealed()}, nil
+	return tm, b, nil
+}
+
+// blockOf resolves generation gen (zero: the newest) of an instance.
+func (in *Inspector) blockOf(ctx context.Context, tm *datasource.TaskManager, gen int64) (*Block, error) {
+	g, err := in.generation(ctx, tm, gen)
+	if err != nil {
+		return nil, err
+	}
+	return &Block{TaskManager: tm.Name, ID: tm.TaskManagerID, Generation: g.Number, Time: g.CreatedAt, Sealed: g.Sealed()}, nil
 }
 
 // Products lists the products valid in generation gen (zero: the newest)
