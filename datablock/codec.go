@@ -189,6 +189,14 @@ func compress(raw []byte, c Compression) ([]byte, error) {
 	return nil, fmt.Errorf("%w: unknown compression %d", ErrCodec, c)
 }
 
+// Decompress undoes the compression c of a stored value; rawSize, the
+// size before compression when known (zero otherwise), sizes the output.
+// Errors wrap ErrCodec. Stores that keep values with datablock's codec ids
+// beside the product table (package events) read them with it.
+func Decompress(data []byte, c Compression, rawSize int64) ([]byte, error) {
+	return decompress(data, c, rawSize)
+}
+
 // decompress undoes compress; rawSize (if known) sizes the output.
 func decompress(data []byte, c Compression, rawSize int64) ([]byte, error) {
 	switch c {

@@ -17,25 +17,21 @@ import (
 // it a zstd frame costs more time than it saves bytes.
 const compressMin = 512
 
-// One zstd encoder and decoder per process (EncodeAll and DecodeAll are
-// safe for concurrent use). Events are small and many: the encoder runs at
-// zstd's default level, not the products' SpeedBetterCompression.
+// One zstd encoder per process (EncodeAll is safe for concurrent use).
+// Events are small and many: it runs at zstd's default level, not the
+// products' SpeedBetterCompression. Values are read back with
+// datablock.Decompress, like any product value.
 var (
 	zOnce sync.Once
 	zEnc  *zstd.Encoder
-	zDec  *zstd.Decoder
 	zErr  error
 )
 
-func zstdCodec() (*zstd.Encoder, *zstd.Decoder, error) {
+func zstdEncoder() (*zstd.Encoder, error) {
 	zOnce.Do(func() {
 		zEnc, zErr = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
-		if zErr != nil {
-			return
-		}
-		zDec, zErr = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0))
 	})
-	return zEnc, zDec, zErr
+	return zEnc, zErr
 }
 
 // storedTrait is a trait inside a value stored as JSON (the first
@@ -105,7 +101,7 @@ func encodeEvent(e *Event) (*encodedValue, error) {
 	if len(b) < compressMin {
 		return out, nil
 	}
-	enc, _, err := zstdCodec()
+	enc, err := zstdEncoder()
 	if err != nil {
 		return nil, fmt.Errorf("%w: zstd: %v", datablock.ErrCodec, err)
 	}
@@ -116,20 +112,9 @@ func encodeEvent(e *Event) (*encodedValue, error) {
 
 // decodeEvent fills e's traits and raw payload from a stored value.
 func decodeEvent(e *Event, encoding, compression uint8, data []byte, rawSize int64) error {
-	switch datablock.Compression(compression) {
-	case datablock.CompressionNone:
-	case datablock.CompressionZstd:
-		_, dec, err := zstdCodec()
-		if err != nil {
-			return fmt.Errorf("%w: zstd: %v", datablock.ErrCodec, err)
-		}
-		out, err := dec.DecodeAll(data, make([]byte, 0, rawSize))
-		if err != nil {
-			return fmt.Errorf("%w: event %q: zstd: %v", datablock.ErrCodec, e.MessageID, err)
-		}
-		data = out
-	default:
-		return fmt.Errorf("%w: event %q: unknown compression %d", datablock.ErrCodec, e.MessageID, compression)
+	data, err := datablock.Decompress(data, datablock.Compression(compression), rawSize)
+	if err != nil {
+		return fmt.Errorf("event %q: %w", e.MessageID, err)
 	}
 	switch datablock.Encoding(encoding) {
 	case datablock.EncodingBytes:
