@@ -47,7 +47,10 @@ type Config struct {
 	// WriteRetries is how many times a cycle's write (the duplicate of the
 	// newest generation, then the one transaction of its products) is tried
 	// again after a failure that may be transient: any datasource failure
-	// but ErrInvalid, ErrSealed, ErrExists, ErrNotFound and ErrClosed. Zero
+	// but ErrInvalid, ErrSealed, ErrExists, ErrNotFound and ErrClosed,
+	// datablock.ErrTooLarge or the context ending. (A duplicate retried
+	// after its commit's reply was lost goes on in the generation it
+	// opened.) Zero
 	// means WriteRetriesDefault; negative means no retry. When the retries
 	// are spent the channel goes to ERROR.
 	WriteRetries int

@@ -244,7 +244,7 @@ func parseTraitFilter(s string) (events.TraitFilter, error) {
 	return events.TraitFilter{Name: name, Op: op, Type: typ, Value: rest}, nil
 }
 
-// filterFlags are the filters of query (and expire's dry run).
+// filterFlags are the filters of events query.
 type filterFlags struct {
 	start, end, eventType, id string
 	traits                    []string

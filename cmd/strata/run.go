@@ -104,7 +104,8 @@ func runChannels(ctx context.Context, g *globals, f *runFlags) error {
 	}
 	log := hclog.New(&hclog.LoggerOptions{Name: "strata", Output: g.stderr, Level: hclog.Info})
 
-	// Reaper settings are checked before anything is opened or written.
+	// The reaper's settings are checked by reaper.New below (and, from a
+	// config file, already by ParseConfig).
 	rcfg := reaper.ConfigFrom(*dc)
 	rcfg.Logger = log
 
