@@ -20,18 +20,46 @@
 // in a later generation, so the generation ranges would only cost; the
 // event table keeps exactly the product columns that matter (key, header,
 // codec ids, value) plus the namespace and type. Beside it, the trait
-// index (event_trait) holds one row per trait with its value in the
-// column of its type (string, integer, float; datetimes as microseconds),
-// with one partial index per type on (name, value): every trait filter
-// (eq ne lt le gt ge) is answered from that index, never by decoding
-// values. Two small dictionary tables (event_type, event_type_trait) answer
-// the event-type and trait-type listings without scanning events; Delete
-// and Expire prune the types left without events.
+// index (event_trait_run) answers every trait filter (eq ne lt le gt ge),
+// never by decoding values; two small dictionary tables (event_type,
+// event_type_trait) answer the event-type and trait-type listings without
+// scanning events. Delete and Expire prune the types left without events.
+//
+// # The trait index
+//
+// The index is a log-structured merge tree of runs. A batch writes one run
+// per trait name and type it holds: its values of that trait, sorted by
+// (value, generated, event id), in one row. So a batch of 100 events with 8
+// traits writes 8 index rows, not 800, which is what makes Record fast.
+// When 8 runs of a trait share a size tier (floor(log8(entries))), the
+// oldest merge into one, so a trait keeps a few dozen runs however many
+// events there are; a run of 32,768 entries or more is final. Runs are
+// immutable and never reuse an id (nor do events), so each process caches
+// decoded runs by id (Config.IndexCacheBytes, 256 MiB by default) and a
+// query reads only the small listing of its traits' runs.
+//
+// A query with trait filters takes, of its filters, the one with the
+// fewest matches: an equality filter's matches are in generated order in
+// every run already, so the runs are merged lazily and a page stops after
+// its events. Each candidate's other trait filters are looked up by event
+// id in their runs. The candidates' rows are then read by id (the ids
+// drive the statement: json_each on SQLite, unnest on PostgreSQL), with
+// the filters on time, type and message id, in chunks until the page is
+// full. String values compare byte by byte on both backends.
+//
+// Deleting events leaves their entries in runs until the merge that makes
+// a run final drops them; readers check every candidate's row, and a run
+// left without any event is dropped with the last of them (Delete), or
+// when all its events have expired (Expire). Merges run after every 8th
+// batch a process records, in their own transaction: one that fails, or
+// finds its runs merged by another process first, changes nothing.
+// Databases upgraded from schema version 2 (one index row per trait, table
+// event_trait) have those rows moved into runs when the store opens.
 //
 // # Writes
 //
 // Record takes a batch and stores it in one transaction: COPY … FROM STDIN
-// for events and trait rows on PostgreSQL, multi-row INSERTs on SQLite's
+// for events and index runs on PostgreSQL, multi-row INSERTs on SQLite's
 // single writer connection. An event without an id gets a UUIDv7 carrying
 // its generated time, so ids sort by time and break ties deterministically.
 // An invalid event is rejected and a known message_id reported as a
@@ -45,10 +73,7 @@
 // cache and temp_store MEMORY keep a batch's dirty pages and statement
 // journals in memory until its commit, and wal_autocheckpoint 8192 pages
 // checkpoints index pages rewritten by consecutive batches less often;
-// every batch is one transaction and synchronous is unchanged. What a
-// batch costs is mostly its trait index: one row and one value-index entry
-// per trait, at random places of the value index, so each commit writes
-// many pages.
+// every batch is one transaction and synchronous is unchanged.
 //
 // # Queries
 //
@@ -59,19 +84,12 @@
 // always breaks ties), returns at most Limit events (default 100, at most
 // the store's MaxLimit) and pages by keyset: the Marker is the message_id
 // of the last event of the previous page, so pages stay stable while
-// events are inserted. Sorted by time with an equality trait filter, a
-// query walks that filter's value index (which holds each event's
-// generated time) in order and stops after its page, so its cost does not
-// grow with the number of events. The other trait filters look up each
-// candidate's trait by its key (event_id, name). Count, Delete, Distinct
-// and MinMax take the same filters and also start from the first equality
-// filter's index; without one, an event type filter reads the (namespace,
-// event_type, generated) index. These choices are written into the SQL,
-// not left to the planner: PostgreSQL, with no statistics yet or
-// statistics taken before a namespace filled up, would otherwise start
-// from the namespace's events and read all of them, and SQLite, which has
-// no statistics unless ANALYZE runs, would read every type's events of a
-// time window to keep one type's.
+// events are inserted. Trait filters are answered by the trait index (see
+// above); Count, Delete, Distinct and MinMax take the same filters.
+// Without trait filters, an event type filter reads the (namespace,
+// event_type, generated) index: written into the SQL on SQLite, which has
+// no statistics unless ANALYZE runs and would otherwise read every type's
+// events of a time window to keep one type's.
 //
 // Watchdog says per type whether anything happened in the last N seconds.
 //

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 
@@ -47,8 +48,9 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 }
 
 // insertPostgres stores a batch through COPY: it looks up existing
-// message_ids, takes ids from the sequence, then copies the events, the
-// trait index rows and the dictionary entries, in one transaction.
+// message_ids, takes ids from the sequence, then copies the events and
+// the batch's trait index runs and adds the dictionary entries, in one
+// transaction.
 func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, error) {
 	var dups []string
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -95,19 +97,8 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			}
 			return fmt.Errorf("copy events: %w", err)
 		}
-		if err := copyIn(ctx, tx, `COPY event_trait (event_id, name, generated, type, v_string, v_int, v_float) FROM STDIN`,
-			func(row func(args ...any) error) error {
-				for _, p := range kept {
-					for _, t := range p.ev.Traits {
-						vs, vi, vf := traitColumns(t)
-						if err := row(p.id, t.Name, p.ev.Generated.UnixMicro(), int64(t.Type), vs, vi, vf); err != nil {
-							return err
-						}
-					}
-				}
-				return nil
-			}); err != nil {
-			return fmt.Errorf("copy event traits: %w", err)
+		if err := s.insertRuns(ctx, tx, s.ns, batchRuns(kept)); err != nil {
+			return err
 		}
 		types, tt := dictionaries(kept)
 		ttTypes := make([]string, len(tt))
@@ -181,13 +172,14 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		if len(kept) == 0 {
 			return nil
 		}
-		var next int64
-		if err := tx.GetContext(ctx, &next, `SELECT COALESCE(MAX(id), 0) FROM event`); err != nil {
+		// Ids are never reused, so that no index run names the id of a
+		// deleted event for a new one.
+		var last int64
+		if err := tx.GetContext(ctx, &last, `UPDATE event_id_last SET id = id + ? RETURNING id`, len(kept)); err != nil {
 			return fmt.Errorf("allocate event ids: %w", err)
 		}
-		for _, p := range kept {
-			next++
-			p.id = next
+		for i, p := range kept {
+			p.id = last - int64(len(kept)) + 1 + int64(i)
 		}
 		args := make([]any, 0, len(kept)*insertEvent.cols)
 		for _, p := range kept {
@@ -198,15 +190,8 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		if err := s.insertRows(ctx, tx, insertEvent, args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		args = args[:0]
-		for _, p := range kept {
-			for _, t := range p.ev.Traits {
-				vs, vi, vf := traitColumns(t)
-				args = append(args, p.id, t.Name, p.ev.Generated.UnixMicro(), int64(t.Type), vs, vi, vf)
-			}
-		}
-		if err := s.insertRows(ctx, tx, insertTrait, args); err != nil {
-			return fmt.Errorf("insert event traits: %w", err)
+		if err := s.insertRuns(ctx, tx, s.ns, batchRuns(kept)); err != nil {
+			return err
 		}
 		types, tt := dictionaries(kept)
 		targs := make([]any, 0, 2*len(types))
@@ -244,10 +229,10 @@ type sqliteInsert struct {
 // The multi-row INSERTs of insertSQLite.
 var (
 	insertEvent     = sqliteInsert{`INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", 11}
-	insertTrait     = sqliteInsert{`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES `, "", 7}
+	insertRun       = sqliteInsert{`INSERT INTO event_trait_run (namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) VALUES `, "", 10}
 	insertType      = sqliteInsert{`INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2}
 	insertTypeTrait = sqliteInsert{`INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4}
-	sqliteInserts   = []sqliteInsert{insertEvent, insertTrait, insertType, insertTypeTrait}
+	sqliteInserts   = []sqliteInsert{insertEvent, insertRun, insertType, insertTypeTrait}
 )
 
 // sql is the statement of ins for rows rows.
@@ -319,4 +304,89 @@ func placeholders(rows, cols int) string {
 		b.WriteString(group)
 	}
 	return b.String()
+}
+
+// newRun is a trait index run ready to insert.
+type newRun struct {
+	name                         string
+	typ                          TraitType
+	entries                      int
+	minID, maxID, minGen, maxGen int64
+	maxExpires                   int64
+	data                         []byte
+}
+
+// buildRun encodes the run of trait name and type typ over entries,
+// whose events expire at the latest at maxExpires.
+func buildRun(name string, typ TraitType, entries []entry, maxExpires int64) newRun {
+	r := newRun{name: name, typ: typ, entries: len(entries), maxExpires: maxExpires,
+		minID: math.MaxInt64, maxID: math.MinInt64, minGen: math.MaxInt64, maxGen: math.MinInt64}
+	for _, e := range entries {
+		r.minID, r.maxID = min(r.minID, e.id), max(r.maxID, e.id)
+		r.minGen, r.maxGen = min(r.minGen, e.gen), max(r.maxGen, e.gen)
+	}
+	r.data = encodeRun(typ, entries)
+	return r
+}
+
+// runKey is the trait name and type of a run.
+type runKey struct {
+	name string
+	typ  TraitType
+}
+
+// batchRuns returns the runs of a batch of events with their ids: one per
+// trait name and type, in the order they first appear.
+func batchRuns(kept []*pending) []newRun {
+	var keys []runKey
+	entries := map[runKey][]entry{}
+	maxExp := map[runKey]int64{}
+	for _, p := range kept {
+		gen, exp := p.ev.Generated.UnixMicro(), p.ev.Expires.UnixMicro()
+		for _, t := range p.ev.Traits {
+			k := runKey{t.Name, t.Type}
+			if _, ok := entries[k]; !ok {
+				keys = append(keys, k)
+				maxExp[k] = exp
+			}
+			entries[k] = append(entries[k], traitEntry(t, gen, p.id))
+			maxExp[k] = max(maxExp[k], exp)
+		}
+	}
+	out := make([]newRun, len(keys))
+	for i, k := range keys {
+		out[i] = buildRun(k.name, k.typ, entries[k], maxExp[k])
+	}
+	return out
+}
+
+// insertRuns writes runs of namespace ns in tx: COPY on PostgreSQL,
+// multi-row INSERTs on SQLite.
+func (s *Store) insertRuns(ctx context.Context, tx *sqlx.Tx, ns string, runs []newRun) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	if s.pg {
+		err := copyIn(ctx, tx, `COPY event_trait_run (namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) FROM STDIN`,
+			func(row func(args ...any) error) error {
+				for _, r := range runs {
+					if err := row(ns, r.name, int64(r.typ), int64(r.entries), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		if err != nil {
+			return fmt.Errorf("copy trait index runs: %w", err)
+		}
+		return nil
+	}
+	args := make([]any, 0, len(runs)*insertRun.cols)
+	for _, r := range runs {
+		args = append(args, ns, r.name, int64(r.typ), int64(r.entries), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data)
+	}
+	if err := s.insertRows(ctx, tx, insertRun, args); err != nil {
+		return fmt.Errorf("insert trait index runs: %w", err)
+	}
+	return nil
 }

@@ -1,15 +1,16 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
-	"github.com/lib/pq"
 )
 
 // Op is a comparison of a trait filter.
@@ -25,7 +26,8 @@ const (
 	OpGe Op = "ge"
 )
 
-var opSQL = map[Op]string{OpEq: "=", OpNe: "<>", OpLt: "<", OpLe: "<=", OpGt: ">", OpGe: ">="}
+// ops are the operators a trait filter takes.
+var ops = map[Op]bool{OpEq: true, OpNe: true, OpLt: true, OpLe: true, OpGt: true, OpGe: true}
 
 // ParseOp reads eq, ne, lt, le, gt or ge ("" means eq).
 func ParseOp(s string) (Op, error) {
@@ -33,7 +35,7 @@ func ParseOp(s string) (Op, error) {
 		return OpEq, nil
 	}
 	op := Op(strings.ToLower(s))
-	if _, ok := opSQL[op]; !ok {
+	if !ops[op] {
 		return "", fmt.Errorf("%w: operator %q: want eq, ne, lt, le, gt or ge", ErrInvalid, s)
 	}
 	return op, nil
@@ -129,75 +131,18 @@ func (b *builder) add(cond string, args ...any) {
 
 func (b *builder) where() string { return strings.Join(b.conds, " AND ") }
 
-// from returns the FROM clause of a statement over the events (aliased e)
-// that match f, adds its conditions to b, and names the column to compare
-// their generated time on. timeOrder says the statement reads every match,
-// or walks them in generated order; it is false for a page in message_id
-// order, which walks the message_id index and probes the filters.
-//
-// With timeOrder, the statement starts from the most selective index
-// whatever the planner's statistics say (none yet, or taken before the
-// namespace filled up, which makes the namespace look rare and every
-// index of the event table cheap):
-//   - with an equality trait filter, the trait index d drives and its
-//     matches are the only events read. SQLite keeps a CROSS JOIN's order
-//     as written; on PostgreSQL the LATERAL subquery, kept apart by
-//     OFFSET 0, can only follow d;
-//   - with an event type, SQLite reads the (namespace, event_type,
-//     generated) index: without statistics it would take the time index
-//     and read every type's events to keep one type's.
-func (s *Store) from(b *builder, f *Filter, timeOrder bool) (from, gcol string, err error) {
-	from, gcol, idcol, drive := "event e", "e.generated", "e.id", -1
-	if !timeOrder || f == nil {
-		return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
-	}
-	drive = firstEq(f.Traits)
-	switch {
-	case drive >= 0:
-		t, err := parseTraitFilter(f.Traits[drive])
-		if err != nil {
-			return "", "", err
-		}
-		// The other trait filters probe d.event_id: they are checked on
-		// the trait index's row, before the event row is read.
-		gcol, idcol = "d.generated", "d.event_id"
-		if s.pg {
-			from = "event_trait d CROSS JOIN LATERAL (SELECT * FROM event WHERE id = d.event_id OFFSET 0) e"
-		} else {
-			from = "event_trait d CROSS JOIN event e"
-			b.add("e.id = d.event_id")
-		}
-		cond, args := t.condition("d.")
-		b.add(cond, args...)
-	case f.EventType != "" && f.MessageID == "" && !s.pg:
-		from = "event e INDEXED BY event_type_generated"
-	}
-	return from, gcol, s.filterOn(b, f, drive, gcol, idcol)
-}
-
-// firstEq returns the index of the first equality filter of traits, or -1.
-func firstEq(traits []TraitFilter) int {
-	for i, tf := range traits {
-		if tf.Op == "" || tf.Op == OpEq {
-			return i
-		}
-	}
-	return -1
-}
-
-// filterOn adds the conditions of f, but for trait filter skip (which the
-// caller answers by a join), comparing times on column gcol and probing
-// traits of the event whose id is column idcol.
-func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol, idcol string) error {
+// filterOn adds the conditions of f that are not on traits; trait
+// filters are answered from the trait index (see candidates).
+func (s *Store) filterOn(b *builder, f *Filter) {
 	b.add("e.namespace = ?", s.ns)
 	if f == nil {
-		return nil
+		return
 	}
 	if !f.Start.IsZero() {
-		b.add(gcol+" >= ?", f.Start.UnixMicro())
+		b.add("e.generated >= ?", f.Start.UnixMicro())
 	}
 	if !f.End.IsZero() {
-		b.add(gcol+" < ?", f.End.UnixMicro())
+		b.add("e.generated < ?", f.End.UnixMicro())
 	}
 	if f.EventType != "" {
 		b.add("e.event_type = ?", f.EventType)
@@ -205,53 +150,89 @@ func (s *Store) filterOn(b *builder, f *Filter, skip int, gcol, idcol string) er
 	if f.MessageID != "" {
 		b.add("e.message_id = ?", f.MessageID)
 	}
-	// Without a join, the first equality filter drives the query through
-	// its value index; the others are probes of the trait table's primary
-	// key (event_id, name) for each candidate, so no filter materialises
-	// every event that matches it alone.
-	drive := -1
-	if skip < 0 {
-		drive = firstEq(f.Traits)
+}
+
+// fromIDs returns the FROM clause over the events of ids (aliased e), and
+// its argument. The ids drive, whatever the planner's statistics say:
+// SQLite keeps a CROSS JOIN's order as written, and on PostgreSQL the
+// LATERAL subquery, kept apart by OFFSET 0, can only follow the ids.
+func (s *Store) fromIDs(ids []int64) (string, any) {
+	list, arg := s.idList(ids)
+	if s.pg {
+		return list + ` CROSS JOIN LATERAL (SELECT * FROM event WHERE id = c.id OFFSET 0) e`, arg
 	}
+	return list + ` CROSS JOIN event e ON e.id = c.id`, arg
+}
+
+// fromAll returns the FROM clause over the namespace's events for a
+// filter without trait filters. On SQLite, which has no statistics unless
+// ANALYZE runs, an event type filter names the (namespace, event_type,
+// generated) index: else SQLite could read every type's events of a time
+// window to keep one type's.
+func (s *Store) fromAll(f *Filter) string {
+	if f != nil && f.EventType != "" && f.MessageID == "" && !s.pg {
+		return "event e INDEXED BY event_type_generated"
+	}
+	return "event e"
+}
+
+// parseTraits checks the trait filters of f.
+func parseTraits(f *Filter) ([]*traitFilter, error) {
+	if f == nil {
+		return nil, nil
+	}
+	out := make([]*traitFilter, len(f.Traits))
 	for i, tf := range f.Traits {
-		if i == skip {
-			continue // already checked and joined by from
-		}
 		t, err := parseTraitFilter(tf)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if i == drive {
-			cond, arg := t.condition("")
-			b.add("e.id IN (SELECT event_id FROM event_trait WHERE "+cond+")", arg...)
-		} else {
-			cond, arg := t.probe(idcol)
-			b.add(cond, arg...)
-		}
+		out[i] = t
 	}
-	return nil
+	return out, nil
 }
 
 // matching returns "<from> WHERE <conditions>" over every event that
-// matches f, for statements that read them all, and its arguments.
-func (s *Store) matching(f *Filter) (string, []any, error) {
-	var b builder
-	from, _, err := s.from(&b, f, true)
+// matches f, for statements that read them all, and its arguments. Trait
+// filters are answered from the trait index first: the statement reads
+// the candidates' rows only.
+func (s *Store) matching(ctx context.Context, f *Filter) (string, []any, error) {
+	fs, err := parseTraits(f)
 	if err != nil {
 		return "", nil, err
 	}
+	var b builder
+	from := s.fromAll(f)
+	if len(fs) > 0 {
+		lo, hi := timeBounds(f)
+		it, err := s.candidates(ctx, fs, lo, hi, false)
+		if err != nil {
+			return "", nil, err
+		}
+		var ids []int64
+		for c, ok := it.next(); ok; c, ok = it.next() {
+			ids = append(ids, c.id)
+		}
+		var arg any
+		from, arg = s.fromIDs(ids)
+		b.args = append(b.args, arg)
+	}
+	s.filterOn(&b, f)
 	return from + ` WHERE ` + b.where(), b.args, nil
 }
 
-// traitFilter is a checked trait filter: the trait index column its value
-// is compared in, and the type condition that column needs.
+// traitFilter is a checked trait filter: its name, type, operator and
+// value in the field of its type.
 type traitFilter struct {
-	name, col, op string
-	val           any
-	typ           int64 // 0: the column holds one type only
+	name string
+	typ  TraitType
+	op   Op
+	s    string
+	n    int64 // integers, and datetimes in µs
+	f    float64
 }
 
-// parseTraitFilter checks tf and picks its column.
+// parseTraitFilter checks tf.
 func parseTraitFilter(tf TraitFilter) (*traitFilter, error) {
 	if tf.Name == "" {
 		return nil, fmt.Errorf("%w: trait filter without a trait name", ErrInvalid)
@@ -260,50 +241,15 @@ func parseTraitFilter(tf TraitFilter) (*traitFilter, error) {
 	if op == "" {
 		op = OpEq
 	}
-	sqlOp, ok := opSQL[op]
-	if !ok {
+	if !ops[op] {
 		return nil, fmt.Errorf("%w: trait filter on %q: operator %q: want eq, ne, lt, le, gt or ge", ErrInvalid, tf.Name, tf.Op)
 	}
 	t, err := Trait{Name: tf.Name, Type: tf.Type, Value: tf.Value}.normalize()
 	if err != nil {
 		return nil, fmt.Errorf("trait filter: %w", err)
 	}
-	vs, vi, vf := traitColumns(t)
-	out := &traitFilter{name: t.Name, col: "v_float", op: sqlOp, val: vf}
-	switch {
-	case vs != nil:
-		out.col, out.val = "v_string", vs
-	case vi != nil:
-		// Integers and datetimes share v_int. Only strings have v_string
-		// and only floats v_float: a type condition there would only
-		// mislead the planner's estimates.
-		out.col, out.val, out.typ = "v_int", vi, int64(t.Type)
-	}
-	return out, nil
-}
-
-// condition is the filter on the trait index's columns, prefixed with
-// prefix: what a scan of the value index answers.
-func (t *traitFilter) condition(prefix string) (string, []any) {
-	cond := prefix + "name = ? AND " + prefix + t.col + " " + t.op + " ?"
-	if t.typ == 0 {
-		return cond, []any{t.name, t.val}
-	}
-	return cond + " AND " + prefix + "type = ?", []any{t.name, t.val, t.typ}
-}
-
-// probe is the filter on one candidate event, whose id is column idcol:
-// its trait is looked up by the primary key (event_id, name) and compared. Written as a lookup,
-// it cannot be planned as a scan of every value in range, as an EXISTS
-// over the value index can.
-func (t *traitFilter) probe(idcol string) (string, []any) {
-	lookup := "SELECT " + t.col + " FROM event_trait WHERE event_id = " + idcol + " AND name = ?"
-	args := []any{t.name}
-	if t.typ != 0 {
-		lookup += " AND type = ?"
-		args = append(args, t.typ)
-	}
-	return "(" + lookup + ") " + t.op + " ?", append(args, t.val)
+	e := traitEntry(t, 0, 0)
+	return &traitFilter{name: t.Name, typ: t.Type, op: op, s: e.s, n: e.n, f: e.f}, nil
 }
 
 // normalizedSort returns the sort keys with message_id appended as the
@@ -345,59 +291,143 @@ func (s *Store) limit(n int) (int, error) {
 }
 
 // Query returns one page of the events that match q, in q's order.
+//
+// Without trait filters it is one statement. With them, the trait index
+// yields the candidates (see candidates); sorted by time, they come in
+// generated order and are read in chunks until the page is full, so a
+// query stops after its page whatever the number of matches. Sorted by
+// message_id first, every candidate is read by one statement.
 func (s *Store) Query(ctx context.Context, q *Query) ([]*Event, error) {
 	if q == nil {
 		q = &Query{}
 	}
-	query, args, err := s.querySQL(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	out, err := s.queryEvents(ctx, query, args...)
+	out, err := s.query(ctx, q)
 	if err != nil {
 		return nil, fmt.Errorf("query events of namespace %q: %w", s.ns, err)
 	}
 	return out, nil
 }
 
-// querySQL returns the statement of Query and its arguments.
-func (s *Store) querySQL(ctx context.Context, q *Query) (string, []any, error) {
+func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
+	p, err := s.page(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.traits) == 0 {
+		query, args := p.sql(s.fromAll(&q.Filter), nil, p.limit)
+		return s.queryEvents(ctx, query, args...)
+	}
+	lo, hi := timeBounds(&q.Filter)
+	if p.byTime && p.marker != nil {
+		// Nothing before the marker's time can be on the page.
+		if p.desc {
+			hi = min(hi, p.marker.Generated)
+		} else {
+			lo = max(lo, p.marker.Generated)
+		}
+	}
+	it, err := s.candidates(ctx, p.traits, lo, hi, p.byTime && p.desc)
+	if err != nil {
+		return nil, err
+	}
+	if !p.byTime {
+		var ids []int64
+		for c, ok := it.next(); ok; c, ok = it.next() {
+			ids = append(ids, c.id)
+		}
+		from, arg := s.fromIDs(ids)
+		query, args := p.sql(from, arg, p.limit)
+		return s.queryEvents(ctx, query, args...)
+	}
+	out := []*Event{}
+	chunk := 2*p.limit + 16
+	var ids []int64
+	for len(out) < p.limit {
+		ids = ids[:0]
+		var last cand
+		for len(ids) < chunk {
+			c, ok := it.next()
+			if !ok {
+				break
+			}
+			ids, last = append(ids, c.id), c
+		}
+		// The chunk ends between two times, so that its events sort
+		// before the next chunk's whatever their message_ids.
+		for len(ids) > 0 {
+			c, ok := it.peek()
+			if !ok || c.gen != last.gen {
+				break
+			}
+			it.next()
+			ids = append(ids, c.id)
+		}
+		if len(ids) == 0 {
+			break
+		}
+		from, arg := s.fromIDs(ids)
+		query, args := p.sql(from, arg, p.limit-len(out))
+		got, err := s.queryEvents(ctx, query, args...)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+		// Few candidates passed the other filters: take more at once.
+		chunk *= 4
+	}
+	return out, nil
+}
+
+// pageQuery is a checked Query: its trait filters, and the conditions
+// and order of the statements that read its events.
+type pageQuery struct {
+	traits []*traitFilter
+	limit  int
+	byTime bool // the first sort key is generated
+	desc   bool // the first sort key is descending
+	marker *markerRow
+	where  builder
+	order  string
+}
+
+type markerRow struct {
+	Generated int64  `db:"generated"`
+	MessageID string `db:"message_id"`
+}
+
+// page checks q and looks up its marker.
+func (s *Store) page(ctx context.Context, q *Query) (*pageQuery, error) {
 	limit, err := s.limit(q.Limit)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	keys, err := normalizedSort(q.Sort)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	// Sorted by time with an equality trait filter, the query walks that
-	// filter's value index, which is ordered by generated, and stops after
-	// the page: its cost does not grow with the events that match. Sorted
-	// by message_id, it walks that index instead and probes the filters.
-	var b builder
-	from, gcol, err := s.from(&b, &q.Filter, keys[0].Field == FieldGenerated)
+	traits, err := parseTraits(&q.Filter)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
+	p := &pageQuery{traits: traits, limit: limit, byTime: keys[0].Field == FieldGenerated, desc: keys[0].Desc}
+	s.filterOn(&p.where, &q.Filter)
 	if q.Marker != "" {
-		var m struct {
-			Generated int64  `db:"generated"`
-			MessageID string `db:"message_id"`
-		}
+		var m markerRow
 		err := s.getRead(ctx, &m, `SELECT generated, message_id FROM event WHERE namespace = ? AND message_id = ?`, s.ns, q.Marker)
 		if errors.Is(err, sql.ErrNoRows) {
-			return "", nil, fmt.Errorf("%w: %w: marker %q is no event of namespace %q: use the message_id of the last event of the previous page", ErrInvalid, ErrUnknownMarker, q.Marker, s.ns)
+			return nil, fmt.Errorf("%w: %w: marker %q is no event of namespace %q: use the message_id of the last event of the previous page", ErrInvalid, ErrUnknownMarker, q.Marker, s.ns)
 		}
 		if err != nil {
-			return "", nil, fmt.Errorf("look up marker %q: %w", q.Marker, err)
+			return nil, fmt.Errorf("look up marker %q: %w", q.Marker, err)
 		}
+		p.marker = &m
 		// After the marker: (k1 after v1) OR (k1 = v1 AND k2 after v2) …
 		var ors []string
 		var args []any
 		for i := range keys {
 			var ands []string
 			for j := 0; j <= i; j++ {
-				col, val := gcol, any(m.Generated)
+				col, val := "e.generated", any(m.Generated)
 				if keys[j].Field == FieldMessageID {
 					col, val = "e.message_id", any(m.MessageID)
 				}
@@ -413,7 +443,7 @@ func (s *Store) querySQL(ctx context.Context, q *Query) (string, []any, error) {
 			}
 			ors = append(ors, "("+strings.Join(ands, " AND ")+")")
 		}
-		b.add("("+strings.Join(ors, " OR ")+")", args...)
+		p.where.add("("+strings.Join(ors, " OR ")+")", args...)
 	}
 	var order []string
 	for _, k := range keys {
@@ -421,15 +451,22 @@ func (s *Store) querySQL(ctx context.Context, q *Query) (string, []any, error) {
 		if k.Desc {
 			dir = " DESC"
 		}
-		col := "e.message_id"
-		if k.Field == FieldGenerated {
-			col = gcol
-		}
-		order = append(order, col+dir)
+		order = append(order, "e."+string(k.Field)+dir)
 	}
-	b.args = append(b.args, limit)
-	return `SELECT ` + eventColumns + ` FROM ` + from + ` WHERE ` + b.where() +
-		` ORDER BY ` + strings.Join(order, ", ") + ` LIMIT ?`, b.args, nil
+	p.order = strings.Join(order, ", ")
+	return p, nil
+}
+
+// sql returns the statement that reads up to limit events of the page
+// from from (whose one argument, if any, is fromArg), and its arguments.
+func (p *pageQuery) sql(from string, fromArg any, limit int) (string, []any) {
+	var args []any
+	if fromArg != nil {
+		args = append(args, fromArg)
+	}
+	args = append(append(args, p.where.args...), limit)
+	return `SELECT ` + eventColumns + ` FROM ` + from + ` WHERE ` + p.where.where() +
+		` ORDER BY ` + p.order + ` LIMIT ?`, args
 }
 
 // queryEvents runs a read of eventColumns and decodes each row, scanning
@@ -468,7 +505,7 @@ func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*
 
 // Count returns how many events match f.
 func (s *Store) Count(ctx context.Context, f *Filter) (int64, error) {
-	match, args, err := s.matching(f)
+	match, args, err := s.matching(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -479,34 +516,27 @@ func (s *Store) Count(ctx context.Context, f *Filter) (int64, error) {
 	return n, nil
 }
 
-// deleteIDs removes events and their trait index rows by id, in tx.
+// deleteIDs removes events by id, in tx.
 func (s *Store) deleteIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
-	if s.pg {
-		if len(ids) == 0 {
-			return nil
-		}
-		arr := pq.Int64Array(ids)
-		if _, err := tx.ExecContext(ctx, `DELETE FROM event_trait WHERE event_id = ANY($1::bigint[])`, arr); err != nil {
-			return fmt.Errorf("delete event traits: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM event WHERE id = ANY($1::bigint[])`, arr); err != nil {
-			return fmt.Errorf("delete events: %w", err)
-		}
+	if len(ids) == 0 {
 		return nil
 	}
-	for start := 0; start < len(ids); start += 500 {
-		chunk := ids[start:min(start+500, len(ids))]
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-		}
-		in := placeholders(len(chunk), 1)
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait WHERE event_id IN (`+in+`)`), args...); err != nil {
-			return fmt.Errorf("delete event traits: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event WHERE id IN (`+in+`)`), args...); err != nil {
-			return fmt.Errorf("delete events: %w", err)
-		}
+	list, arg := s.idList(ids)
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event WHERE id IN (SELECT c.id FROM `+list+`)`), arg); err != nil {
+		return fmt.Errorf("delete events: %w", err)
+	}
+	return nil
+}
+
+// dropEmptyRuns removes, in tx, the namespace's trait index runs that
+// cover ids in [lo, hi] and have no event left. Runs whose events are only
+// partly gone keep their entries until they are merged: readers check
+// every candidate's row.
+func (s *Store) dropEmptyRuns(ctx context.Context, tx *sqlx.Tx, lo, hi int64) error {
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait_run WHERE namespace = ? AND min_id <= ? AND max_id >= ?
+		AND NOT EXISTS (SELECT 1 FROM event e WHERE e.id BETWEEN event_trait_run.min_id AND event_trait_run.max_id AND e.namespace = event_trait_run.namespace)`),
+		s.ns, hi, lo); err != nil {
+		return fmt.Errorf("delete trait index runs without events: %w", err)
 	}
 	return nil
 }
@@ -533,7 +563,7 @@ func pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
 // returns how many it removed. A nil or empty filter deletes the whole
 // namespace.
 func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
-	match, args, err := s.matching(f)
+	match, args, err := s.matching(ctx, f)
 	if err != nil {
 		return 0, err
 	}
@@ -549,6 +579,9 @@ func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 		n = int64(len(ids))
 		if n == 0 {
 			return nil
+		}
+		if err := s.dropEmptyRuns(ctx, tx, slices.Min(ids), slices.Max(ids)); err != nil {
+			return err
 		}
 		return pruneDictionaries(ctx, tx, s.ns)
 	})
@@ -568,30 +601,9 @@ type DistinctParams struct {
 	Limit int
 }
 
-type valueRow struct {
-	Type    int64           `db:"type"`
-	VString sql.NullString  `db:"v_string"`
-	VInt    sql.NullInt64   `db:"v_int"`
-	VFloat  sql.NullFloat64 `db:"v_float"`
-}
-
-func (v *valueRow) trait(name string) Trait {
-	t := Trait{Name: name, Type: TraitType(v.Type)}
-	switch {
-	case v.VString.Valid:
-		t.Value = v.VString.String
-	case v.VFloat.Valid:
-		t.Value = v.VFloat.Float64
-	case t.Type == TypeDatetime:
-		t.Value = time.UnixMicro(v.VInt.Int64).UTC()
-	default:
-		t.Value = v.VInt.Int64
-	}
-	return t
-}
-
 // Distinct returns the distinct values of a trait among the events that
-// match the filter, ordered by type then value.
+// match the filter, ordered by type then value. The values come from the
+// trait index, never from decoding events.
 func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error) {
 	if p.Name == "" {
 		return nil, fmt.Errorf("%w: distinct values: no trait name", ErrInvalid)
@@ -600,30 +612,36 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 	if err != nil {
 		return nil, err
 	}
-	match, margs, err := s.matching(&p.Filter)
+	match, args, err := s.matching(ctx, &p.Filter)
 	if err != nil {
 		return nil, err
 	}
-	args := append([]any{p.Name}, margs...)
-	args = append(args, limit)
-	var rows []valueRow
-	err = s.selectRead(ctx, &rows, `SELECT DISTINCT t.type, t.v_string, t.v_int, t.v_float FROM event_trait t
-		WHERE t.name = ? AND t.event_id IN (SELECT e.id FROM `+match+`)
-		ORDER BY t.type, t.v_string, t.v_int, t.v_float LIMIT ?`, args...)
+	var ids []int64
+	if err := s.selectRead(ctx, &ids, `SELECT e.id FROM `+match, args...); err != nil {
+		return nil, fmt.Errorf("distinct values of trait %q in namespace %q: %w", p.Name, s.ns, err)
+	}
+	vals, err := s.traitValues(ctx, p.Name, ids)
 	if err != nil {
 		return nil, fmt.Errorf("distinct values of trait %q in namespace %q: %w", p.Name, s.ns, err)
 	}
-	out := make([]Trait, len(rows))
-	for i := range rows {
-		out[i] = rows[i].trait(p.Name)
+	slices.SortFunc(vals, compareTraits)
+	vals = slices.CompactFunc(vals, func(a, b Trait) bool { return compareTraits(a, b) == 0 })
+	return vals[:min(len(vals), limit)], nil
+}
+
+// compareTraits orders traits of one name by type, then value.
+func compareTraits(a, b Trait) int {
+	if c := cmp.Compare(a.Type, b.Type); c != 0 {
+		return c
 	}
-	return out, nil
+	ea, eb := traitEntry(a, 0, 0), traitEntry(b, 0, 0)
+	return compareEntries(a.Type)(ea, eb)
 }
 
 // MinMax returns the earliest and latest generated time of the events
 // that match f; ErrNotFound when none does.
 func (s *Store) MinMax(ctx context.Context, f *Filter) (time.Time, time.Time, error) {
-	match, args, err := s.matching(f)
+	match, args, err := s.matching(ctx, f)
 	if err != nil {
 		return time.Time{}, time.Time{}, err
 	}
@@ -763,6 +781,11 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 			}
 			n = len(ids)
 			if n < batch {
+				// The last batch: the runs whose events have all
+				// expired go, and the types left without events.
+				if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait_run WHERE max_expires <= ?`), horizon); err != nil {
+					return fmt.Errorf("delete expired trait index runs: %w", err)
+				}
 				return pruneDictionaries(ctx, tx, "")
 			}
 			return nil

@@ -34,9 +34,10 @@ const (
 	ExpireBatchDefault = 5000
 )
 
-// SchemaVersion is the datasource schema version that holds the event
-// tables (migration 0002_events.sql of both backends).
-const SchemaVersion = 2
+// SchemaVersion is the datasource schema version the event store needs:
+// migration 0002_events.sql of both backends holds the event tables,
+// 0003_event_trait_runs.sql the trait index runs.
+const SchemaVersion = 3
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
@@ -51,17 +52,25 @@ type Config struct {
 	MaxLimit int
 	// Clock returns the current time. Nil means time.Now.
 	Clock func() time.Time
+	// IndexCacheBytes caps the decoded trait index runs a process keeps
+	// per database (the first store opened over a database sets it). Zero
+	// means IndexCacheDefault.
+	IndexCacheBytes int64
 }
 
 // Store records and queries the events of one namespace. It is safe for
 // concurrent use.
 type Store struct {
-	db       *sqlx.DB
-	pg       bool
-	ns       string
-	ttl      time.Duration
-	maxLimit int
-	clock    func() time.Time
+	db         *sqlx.DB
+	pg         bool
+	ns         string
+	ttl        time.Duration
+	maxLimit   int
+	clock      func() time.Time
+	indexCache int64
+	// runFinal is the size from which a run is not merged again
+	// (runFinal; tests lower it).
+	runFinal int64
 }
 
 // Open returns the Store of a dataspace. It fails when the dataspace's
@@ -76,7 +85,10 @@ func Open(ctx context.Context, space *dataspace.DataSpace, cfg *Config) (*Store,
 		return nil, fmt.Errorf("open event store: %w", err)
 	}
 	if v < SchemaVersion {
-		return nil, fmt.Errorf("open event store: schema version %d has no event tables (needs %d): run strata db migrate", v, SchemaVersion)
+		return nil, fmt.Errorf("open event store: schema version %d has no event tables or trait index runs (needs %d): run strata db migrate", v, SchemaVersion)
+	}
+	if err := s.upgradeTraitIndex(ctx); err != nil {
+		return nil, fmt.Errorf("open event store: %w", err)
 	}
 	return s, nil
 }
@@ -88,7 +100,7 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock}
+	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock, indexCache: c.IndexCacheBytes, runFinal: runFinal}
 	switch d := ds.(type) {
 	case *sqlite.DataSource:
 		s.db = d.DB()
@@ -114,6 +126,12 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	}
 	if s.clock == nil {
 		s.clock = time.Now
+	}
+	if s.indexCache == 0 {
+		s.indexCache = IndexCacheDefault
+	}
+	if s.indexCache < 0 {
+		return nil, fmt.Errorf("%w: event store: negative IndexCacheBytes %d", ErrInvalid, s.indexCache)
 	}
 	return s, nil
 }
@@ -243,6 +261,7 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 		if err != nil {
 			return nil, fmt.Errorf("record %d events in namespace %q: %w", len(todo), s.ns, err)
 		}
+		s.afterRecord(ctx)
 		for _, id := range dups {
 			o := &res.Outcomes[seen[id]]
 			o.Status, o.Err = StatusDuplicate, fmt.Errorf("%w: %q is already recorded", ErrDuplicate, id)

@@ -1,0 +1,250 @@
+package events
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Runs are merged in tiers, as in a log-structured merge tree: a run's
+// tier is floor(log8(entries)), and when runFanout runs of one trait name
+// and type share a tier, the oldest of them are merged into one, without
+// the entries of events deleted since. A run of runFinal entries or more
+// is not merged again, so a merge never rewrites more than runFanout ×
+// runFinal entries; a trait keeps about runFanout runs per tier below
+// that plus one per runFinal entries: about 40 at 1,000,000 events.
+const (
+	runFanout = 8
+	runFinal  = 32768
+)
+
+// runTier is the tier of a run of n entries.
+func runTier(n int64) int {
+	t := 0
+	for ; n >= runFanout; n /= runFanout {
+		t++
+	}
+	return t
+}
+
+// errMerged says another process merged or dropped a run first.
+var errMerged = errors.New("events: trait index runs changed during the merge")
+
+// afterRecord counts the batches this process recorded in the namespace
+// and merges its runs every runFanout batches. A failed merge loses
+// nothing (the runs stay as they were) and is tried again by the next
+// batch, so it does not fail the Record that triggered it.
+func (s *Store) afterRecord(ctx context.Context) {
+	idx := s.index()
+	idx.mu.Lock()
+	idx.written[s.ns]++
+	due := idx.written[s.ns] >= runFanout
+	idx.mu.Unlock()
+	if !due {
+		return
+	}
+	if err := s.compact(ctx); err == nil || errors.Is(err, errMerged) {
+		idx.mu.Lock()
+		idx.written[s.ns] = 0
+		idx.mu.Unlock()
+	}
+}
+
+// compact merges the namespace's runs while some tier of a trait holds
+// runFanout of them.
+func (s *Store) compact(ctx context.Context) error {
+	for range 8 {
+		var metas []runMeta
+		if err := s.selectRead(ctx, &metas, `SELECT `+runMetaColumns+` FROM event_trait_run WHERE namespace = ? AND entries < ? ORDER BY id`, s.ns, s.runFinal); err != nil {
+			return fmt.Errorf("list trait index runs to merge: %w", err)
+		}
+		type tierKey struct {
+			name string
+			typ  int64
+			tier int
+		}
+		tiers := map[tierKey][]runMeta{}
+		var groups [][]runMeta
+		for _, m := range metas {
+			k := tierKey{m.Name, m.Type, runTier(m.Entries)}
+			tiers[k] = append(tiers[k], m)
+			if len(tiers[k]) == runFanout {
+				groups = append(groups, tiers[k])
+			}
+		}
+		if len(groups) == 0 {
+			return nil
+		}
+		if err := s.merge(ctx, groups); err != nil {
+			return fmt.Errorf("merge trait index runs of namespace %q: %w", s.ns, err)
+		}
+	}
+	return nil
+}
+
+// merge replaces each group of runs by one run, in one transaction.
+func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
+	var ids []int64
+	lo, hi := groups[0][0].MinID, groups[0][0].MaxID
+	final := false
+	for _, g := range groups {
+		var n int64
+		for _, m := range g {
+			ids = append(ids, m.ID)
+			lo, hi = min(lo, m.MinID), max(hi, m.MaxID)
+			n += m.Entries
+		}
+		final = final || n >= s.runFinal
+	}
+	idx := s.index()
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		runs := map[int64]*run{}
+		var missing []int64
+		for _, id := range ids {
+			if r := idx.cache.get(id); r != nil {
+				runs[id] = r
+			} else {
+				missing = append(missing, id)
+			}
+		}
+		if len(missing) > 0 {
+			got, err := s.readRuns(ctx, tx, missing)
+			if err != nil {
+				return err
+			}
+			for _, r := range got {
+				runs[r.id] = r
+			}
+		}
+		if len(runs) < len(ids) {
+			return errMerged
+		}
+		// A run about to become final drops the entries of deleted
+		// events; smaller ones keep them until then (readers check every
+		// candidate's row, and a run left without events is dropped).
+		var live []int64
+		if final {
+			if err := tx.SelectContext(ctx, &live, tx.Rebind(`SELECT id FROM event WHERE id BETWEEN ? AND ? AND namespace = ? ORDER BY id`), lo, hi, s.ns); err != nil {
+				return fmt.Errorf("read the ids of live events: %w", err)
+			}
+		}
+		var merged []newRun
+		for _, g := range groups {
+			var entries []entry
+			var maxExp int64
+			for i, m := range g {
+				r := runs[m.ID]
+				for j := range r.len() {
+					if _, ok := slices.BinarySearch(live, r.ids[j]); ok || !final {
+						entries = append(entries, r.entry(j))
+					}
+				}
+				if i == 0 || m.MaxExp > maxExp {
+					maxExp = m.MaxExp
+				}
+			}
+			if len(entries) > 0 {
+				merged = append(merged, buildRun(g[0].Name, TraitType(g[0].Type), entries, maxExp))
+			}
+		}
+		list, arg := s.idList(ids)
+		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait_run WHERE id IN (SELECT c.id FROM `+list+`)`), arg)
+		if err != nil {
+			return fmt.Errorf("delete merged runs: %w", err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(ids)) {
+			return errMerged
+		}
+		return s.insertRuns(ctx, tx, s.ns, merged)
+	})
+	if err != nil {
+		return err
+	}
+	idx.cache.drop(ids)
+	return nil
+}
+
+// upgraded records the databases whose version-2 trait index rows have
+// been moved into runs by this process.
+var upgraded sync.Map // *sqlx.DB → true
+
+// upgradeTraitIndex moves the rows of the version-2 trait index
+// (event_trait, one row per trait) of every namespace into runs, the
+// traits of up to 1,000 events per transaction, and deletes them. A
+// database that never had them costs one read per process.
+func (s *Store) upgradeTraitIndex(ctx context.Context) error {
+	if _, ok := upgraded.Load(s.db); ok {
+		return nil
+	}
+	for {
+		var done int
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			if s.pg {
+				// One process at a time moves the rows.
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('strata.events.upgrade'))`); err != nil {
+					return fmt.Errorf("lock: %w", err)
+				}
+			}
+			var ids []int64
+			if err := tx.SelectContext(ctx, &ids, `SELECT DISTINCT event_id FROM event_trait ORDER BY event_id LIMIT 1000`); err != nil {
+				return fmt.Errorf("read event ids: %w", err)
+			}
+			if len(ids) == 0 {
+				return nil
+			}
+			lo, hi := ids[0], ids[len(ids)-1]
+			var rows []struct {
+				EventID   int64           `db:"event_id"`
+				Name      string          `db:"name"`
+				Type      int64           `db:"type"`
+				VString   sql.NullString  `db:"v_string"`
+				VInt      sql.NullInt64   `db:"v_int"`
+				VFloat    sql.NullFloat64 `db:"v_float"`
+				Namespace string          `db:"namespace"`
+				Generated int64           `db:"generated"`
+				Expires   int64           `db:"expires"`
+			}
+			if err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT t.event_id, t.name, t.type, t.v_string, t.v_int, t.v_float, e.namespace, e.generated, e.expires
+				FROM event_trait t JOIN event e ON e.id = t.event_id WHERE t.event_id BETWEEN ? AND ?`), lo, hi); err != nil {
+				return fmt.Errorf("read trait rows: %w", err)
+			}
+			type key struct {
+				ns string
+				runKey
+			}
+			var keys []key
+			entries := map[key][]entry{}
+			maxExp := map[key]int64{}
+			for _, r := range rows {
+				k := key{r.Namespace, runKey{r.Name, TraitType(r.Type)}}
+				if _, ok := entries[k]; !ok {
+					keys = append(keys, k)
+				}
+				entries[k] = append(entries[k], entry{s: r.VString.String, n: r.VInt.Int64, f: r.VFloat.Float64, gen: r.Generated, id: r.EventID})
+				maxExp[k] = max(maxExp[k], r.Expires)
+			}
+			for _, k := range keys {
+				if err := s.insertRuns(ctx, tx, k.ns, []newRun{buildRun(k.name, k.typ, entries[k], maxExp[k])}); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait WHERE event_id BETWEEN ? AND ?`), lo, hi); err != nil {
+				return fmt.Errorf("delete moved trait rows: %w", err)
+			}
+			done = len(ids)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("move the trait index rows of schema version 2 into runs: %w", err)
+		}
+		if done == 0 {
+			upgraded.Store(s.db, true)
+			return nil
+		}
+	}
+}

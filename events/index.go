@@ -1,0 +1,476 @@
+package events
+
+import (
+	"container/heap"
+	"container/list"
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+)
+
+// The trait index is a set of immutable runs per (namespace, trait name,
+// type), see run. A query lists the runs of its traits' names (one small
+// read), decodes the ones its process has not cached yet, and answers
+// every trait filter from them: the most selective filter's matches, in
+// generated order, are the candidates, and each candidate's other traits
+// are looked up by event id in their runs. The candidates' event rows are
+// then read by id, with the filters that are not on traits.
+
+// IndexCacheDefault is how many bytes of decoded trait index runs a
+// process keeps per database when Config.IndexCacheBytes is zero.
+const IndexCacheDefault = 256 << 20
+
+// runCache keeps decoded runs by id, evicting the least recently used
+// beyond max bytes.
+type runCache struct {
+	mu    sync.Mutex
+	max   int64
+	bytes int64
+	byID  map[int64]*list.Element
+	lru   list.List // of *run, most recent first
+}
+
+func (c *runCache) get(id int64) *run {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byID[id]
+	if !ok {
+		return nil
+	}
+	c.lru.MoveToFront(el)
+	return el.Value.(*run)
+}
+
+func (c *runCache) put(r *run) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[r.id]; ok {
+		return
+	}
+	c.byID[r.id] = c.lru.PushFront(r)
+	c.bytes += r.memBytes
+	for c.bytes > c.max && c.lru.Len() > 1 {
+		old := c.lru.Remove(c.lru.Back()).(*run)
+		delete(c.byID, old.id)
+		c.bytes -= old.memBytes
+	}
+}
+
+// drop forgets runs that no longer exist.
+func (c *runCache) drop(ids []int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if el, ok := c.byID[id]; ok {
+			c.bytes -= el.Value.(*run).memBytes
+			c.lru.Remove(el)
+			delete(c.byID, id)
+		}
+	}
+}
+
+// indexState is what the processes' stores over one database share.
+type indexState struct {
+	cache runCache
+	mu    sync.Mutex
+	// written counts the batches recorded per namespace since its last
+	// compaction.
+	written map[string]int
+}
+
+var indexStates sync.Map // *sqlx.DB → *indexState
+
+func (s *Store) index() *indexState {
+	if st, ok := indexStates.Load(s.db); ok {
+		return st.(*indexState)
+	}
+	st := &indexState{written: map[string]int{}}
+	st.cache.max = s.indexCache
+	st.cache.byID = map[int64]*list.Element{}
+	got, _ := indexStates.LoadOrStore(s.db, st)
+	return got.(*indexState)
+}
+
+// runMeta is a run as listed, without its data.
+type runMeta struct {
+	ID      int64  `db:"id"`
+	Name    string `db:"name"`
+	Type    int64  `db:"type"`
+	Entries int64  `db:"entries"`
+	MinID   int64  `db:"min_id"`
+	MaxID   int64  `db:"max_id"`
+	MinGen  int64  `db:"min_generated"`
+	MaxGen  int64  `db:"max_generated"`
+	MaxExp  int64  `db:"max_expires"`
+}
+
+const runMetaColumns = `id, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires`
+
+// traitRuns are the runs of the trait names a statement needs.
+type traitRuns map[string][]*run
+
+// of returns the runs of name with type typ.
+func (tr traitRuns) of(name string, typ TraitType) []*run {
+	var out []*run
+	for _, r := range tr[name] {
+		if r.typ == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// loadRuns returns the namespace's runs of names, decoded (from the cache
+// when it has them). A run merged away between the listing and the read
+// of its data makes it list again.
+func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error) {
+	idx := s.index()
+	for attempt := 0; ; attempt++ {
+		var metas []runMeta
+		args := []any{s.ns}
+		for _, n := range names {
+			args = append(args, n)
+		}
+		if err := s.selectRead(ctx, &metas, `SELECT `+runMetaColumns+` FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...); err != nil {
+			return nil, fmt.Errorf("list trait index runs: %w", err)
+		}
+		out := traitRuns{}
+		var missing []int64
+		for _, m := range metas {
+			if r := idx.cache.get(m.ID); r != nil {
+				out[m.Name] = append(out[m.Name], r)
+			} else {
+				missing = append(missing, m.ID)
+			}
+		}
+		if len(missing) == 0 {
+			return out, nil
+		}
+		got, err := s.readRuns(ctx, s.db, missing)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) < len(missing) && attempt < 5 {
+			continue
+		}
+		byID := make(map[int64]*run, len(got))
+		for _, r := range got {
+			byID[r.id] = r
+		}
+		for _, m := range metas {
+			if r := byID[m.ID]; r != nil {
+				out[m.Name] = append(out[m.Name], r)
+			}
+		}
+		return out, nil
+	}
+}
+
+// queryer is a database or a transaction.
+type queryer interface {
+	sqlx.QueryerContext
+	Rebind(string) string
+}
+
+// readRuns reads and decodes the runs of ids (those that still exist) and
+// caches them.
+func (s *Store) readRuns(ctx context.Context, q queryer, ids []int64) ([]*run, error) {
+	from, arg := s.idList(ids)
+	rows, err := q.QueryxContext(ctx, q.Rebind(`SELECT r.id, r.data FROM `+from+` CROSS JOIN event_trait_run r WHERE r.id = c.id`), arg)
+	if err != nil {
+		return nil, fmt.Errorf("read trait index runs: %w", err)
+	}
+	defer rows.Close()
+	idx := s.index()
+	var out []*run
+	for rows.Next() {
+		var (
+			id   int64
+			data []byte
+		)
+		if err := rows.Scan(&id, &data); err != nil {
+			return nil, fmt.Errorf("read trait index runs: %w", err)
+		}
+		r, err := decodeRun(id, data)
+		if err != nil {
+			return nil, err
+		}
+		idx.cache.put(r)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read trait index runs: %w", err)
+	}
+	return out, nil
+}
+
+// idList returns a FROM item c(id) over ids and its one argument: unnest
+// of an array on PostgreSQL, json_each of a JSON array on SQLite.
+func (s *Store) idList(ids []int64) (string, any) {
+	if s.pg {
+		return `unnest(?::bigint[]) AS c(id)`, pq.Int64Array(ids)
+	}
+	b := make([]byte, 0, 2+len(ids)*8)
+	b = append(b, '[')
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	b = append(b, ']')
+	return `(SELECT value AS id FROM json_each(?)) c`, string(b)
+}
+
+// cand is a candidate event: its generated time and id.
+type cand struct{ gen, id int64 }
+
+func (a cand) less(b cand) bool { return a.gen < b.gen || (a.gen == b.gen && a.id < b.id) }
+
+// source is one run's matches of the driving filter, in (generated, id)
+// order: pos lists them, or, when nil, they are the positions [at, end).
+type source struct {
+	r       *run
+	pos     []int
+	at, end int
+}
+
+func (src *source) head() cand {
+	i := src.at
+	if src.pos != nil {
+		i = src.pos[src.at]
+	}
+	return cand{src.r.gens[i], src.r.ids[i]}
+}
+
+// candHeap merges sources by their heads.
+type candHeap struct {
+	srcs []*source
+	desc bool
+}
+
+func (h *candHeap) Len() int { return len(h.srcs) }
+func (h *candHeap) Less(i, j int) bool {
+	if h.desc {
+		return h.srcs[j].head().less(h.srcs[i].head())
+	}
+	return h.srcs[i].head().less(h.srcs[j].head())
+}
+func (h *candHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
+func (h *candHeap) Push(x any)    { h.srcs = append(h.srcs, x.(*source)) }
+func (h *candHeap) Pop() any {
+	x := h.srcs[len(h.srcs)-1]
+	h.srcs = h.srcs[:len(h.srcs)-1]
+	return x
+}
+
+// candIter yields the events whose traits match every trait filter, in
+// (generated, id) order, or its reverse.
+type candIter struct {
+	h      candHeap
+	checks []check
+	last   cand
+	any    bool
+	peeked *cand
+}
+
+// check is a filter the candidates are checked against, in its runs.
+type check struct {
+	f    *traitFilter
+	runs []*run
+}
+
+func (c check) ok(id int64) bool {
+	for _, r := range c.runs {
+		if i, found := r.find(id); found {
+			return r.matchesAt(i, c.f)
+		}
+	}
+	return false
+}
+
+// next returns the next candidate.
+func (it *candIter) next() (cand, bool) {
+	if it.peeked != nil {
+		c := *it.peeked
+		it.peeked = nil
+		return c, true
+	}
+	for it.h.Len() > 0 {
+		src := it.h.srcs[0]
+		c := src.head()
+		if src.at++; src.at == src.end {
+			heap.Pop(&it.h)
+		} else {
+			heap.Fix(&it.h, 0)
+		}
+		// The same entry twice (an index run written twice) is one
+		// candidate.
+		if it.any && c == it.last {
+			continue
+		}
+		it.last, it.any = c, true
+		if it.passes(c.id) {
+			return c, true
+		}
+	}
+	return cand{}, false
+}
+
+// peek returns the next candidate without taking it.
+func (it *candIter) peek() (cand, bool) {
+	if it.peeked == nil {
+		c, ok := it.next()
+		if !ok {
+			return cand{}, false
+		}
+		it.peeked = &c
+	}
+	return *it.peeked, true
+}
+
+func (it *candIter) passes(id int64) bool {
+	for _, c := range it.checks {
+		if !c.ok(id) {
+			return false
+		}
+	}
+	return true
+}
+
+// timeBounds returns f's time range as inclusive microseconds.
+func timeBounds(f *Filter) (lo, hi int64) {
+	lo, hi = math.MinInt64, math.MaxInt64
+	if !f.Start.IsZero() {
+		lo = f.Start.UnixMicro()
+	}
+	if !f.End.IsZero() {
+		hi = f.End.UnixMicro() - 1
+	}
+	return lo, hi
+}
+
+// candidates returns the events of the namespace whose traits match every
+// filter of fs and whose generated time is in [lo, hi], in (generated, id)
+// order, descending with desc. The filter with the fewest matches drives:
+// its matches are merged from its runs, and each is checked against the
+// other filters' runs by event id. An event the index names may have been
+// deleted since; the caller reads the event rows.
+func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64, desc bool) (*candIter, error) {
+	var names []string
+	for _, f := range fs {
+		if !slices.Contains(names, f.name) {
+			names = append(names, f.name)
+		}
+	}
+	all, err := s.loadRuns(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	inTime := func(r *run) bool { return r.maxGen >= lo && r.minGen <= hi }
+	checks := make([]check, len(fs))
+	drive, best := 0, math.MaxInt
+	for i, f := range fs {
+		checks[i] = check{f: f}
+		n := 0
+		for _, r := range all.of(f.name, f.typ) {
+			if !inTime(r) {
+				continue
+			}
+			checks[i].runs = append(checks[i].runs, r)
+			for _, sp := range r.spans(f) {
+				n += sp[1] - sp[0]
+			}
+		}
+		if n < best {
+			drive, best = i, n
+		}
+	}
+	it := &candIter{h: candHeap{desc: desc}}
+	it.checks = append(checks[:drive:drive], checks[drive+1:]...)
+	df := fs[drive]
+	for _, r := range checks[drive].runs {
+		for _, sp := range r.spans(df) {
+			src := &source{r: r, at: sp[0], end: sp[1]}
+			if df.op == OpEq {
+				// Equal values are sorted by (generated, id): cut the
+				// time range out by binary search.
+				src.at, src.end = searchGen(r.gens, sp[0], sp[1], lo), searchGen(r.gens, sp[0], sp[1], hi+1)
+				if hi == math.MaxInt64 {
+					src.end = sp[1]
+				}
+			} else {
+				for i := sp[0]; i < sp[1]; i++ {
+					if g := r.gens[i]; g >= lo && g <= hi {
+						src.pos = append(src.pos, i)
+					}
+				}
+				slices.SortFunc(src.pos, func(a, b int) int {
+					ca, cb := cand{r.gens[a], r.ids[a]}, cand{r.gens[b], r.ids[b]}
+					switch {
+					case ca.less(cb):
+						return -1
+					case cb.less(ca):
+						return 1
+					}
+					return 0
+				})
+				src.at, src.end = 0, len(src.pos)
+			}
+			if src.at >= src.end {
+				continue
+			}
+			if desc {
+				src.reverse()
+			}
+			it.h.srcs = append(it.h.srcs, src)
+		}
+	}
+	heap.Init(&it.h)
+	return it, nil
+}
+
+// reverse makes a source yield its matches last first.
+func (src *source) reverse() {
+	if src.pos == nil {
+		src.pos = make([]int, 0, src.end-src.at)
+		for i := src.at; i < src.end; i++ {
+			src.pos = append(src.pos, i)
+		}
+		src.at, src.end = 0, len(src.pos)
+	}
+	slices.Reverse(src.pos[src.at:src.end])
+}
+
+// searchGen returns the first position in [lo, hi) of gens (ascending
+// there) whose time is at least t.
+func searchGen(gens []int64, lo, hi int, t int64) int {
+	i, _ := slices.BinarySearch(gens[lo:hi], t)
+	return lo + i
+}
+
+// traitValues returns the values of trait name that the events of ids
+// have, from the trait index.
+func (s *Store) traitValues(ctx context.Context, name string, ids []int64) ([]Trait, error) {
+	all, err := s.loadRuns(ctx, []string{name})
+	if err != nil {
+		return nil, err
+	}
+	runs := all[name]
+	var out []Trait
+	for _, id := range ids {
+		for _, r := range runs {
+			if i, ok := r.find(id); ok {
+				out = append(out, r.trait(name, i))
+				break
+			}
+		}
+	}
+	return out, nil
+}

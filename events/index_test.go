@@ -1,0 +1,257 @@
+package events
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/datablock"
+)
+
+func TestRunCodec(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		typ     TraitType
+		entries []entry
+	}{
+		{TypeString, []entry{{s: "b", gen: 5, id: 1}, {s: "a", gen: 9, id: 2}, {s: "b", gen: 3, id: 3}, {s: "", gen: -4, id: 7}}},
+		{TypeInteger, []entry{{n: 7, gen: 1, id: 10}, {n: -3, gen: 2, id: 11}, {n: 7, gen: 0, id: 12}}},
+		{TypeFloat, []entry{{f: 2.5, gen: 1, id: 4}, {f: -1e300, gen: 2, id: 5}}},
+		{TypeDatetime, []entry{{n: base.UnixMicro(), gen: 1, id: 20}, {n: 0, gen: 1, id: 19}}},
+	}
+	for _, c := range cases {
+		t.Run(c.typ.String(), func(t *testing.T) {
+			data := encodeRun(c.typ, slices.Clone(c.entries))
+			r, err := decodeRun(42, data)
+			require.NoError(t, err)
+			want := slices.Clone(c.entries)
+			slices.SortFunc(want, compareEntries(c.typ))
+			var got []entry
+			for i := range r.len() {
+				got = append(got, r.entry(i))
+			}
+			require.Equal(t, want, got, "sorted by (value, generated, id)")
+			for i, e := range want {
+				pos, ok := r.find(e.id)
+				require.True(t, ok)
+				require.Equal(t, i, pos)
+			}
+			_, ok := r.find(1000)
+			require.False(t, ok)
+			// Every truncation and a wrong version is an error, never a
+			// panic or a wrong run.
+			for n := range len(data) {
+				_, err := decodeRun(42, data[:n])
+				require.ErrorIs(t, err, datablock.ErrCodec, "truncated to %d bytes", n)
+			}
+			bad := slices.Clone(data)
+			bad[0] = 9
+			_, err = decodeRun(42, bad)
+			require.ErrorIs(t, err, datablock.ErrCodec)
+			_, err = decodeRun(42, append(slices.Clone(data), 0))
+			require.ErrorIs(t, err, datablock.ErrCodec, "trailing bytes")
+		})
+	}
+}
+
+// runCount returns how many runs the store's namespace has for trait name.
+func runCount(t *testing.T, s *Store, name string) (runs, entries int) {
+	t.Helper()
+	require.NoError(t, s.db.QueryRow(s.db.Rebind(`SELECT COUNT(*), COALESCE(SUM(entries), 0) FROM event_trait_run WHERE namespace = ? AND name = ?`), s.ns, name).Scan(&runs, &entries))
+	return runs, entries
+}
+
+// batches records n batches of size events, with message ids prefix%04d
+// and the traits of sample.
+func batches(t *testing.T, s *Store, prefix string, n, size int) []*Event {
+	t.Helper()
+	var all []*Event
+	for b := range n {
+		evs := sample(size)
+		for i, e := range evs {
+			k := b*size + i
+			e.MessageID = fmt.Sprintf("%s%04d", prefix, k)
+			e.Generated = base.Add(time.Duration(k) * time.Second)
+			e.Traits[0].Value = fmt.Sprintf("host%d", k%7)
+			e.Traits[1].Value = int64(k)
+		}
+		record(t, s, evs)
+		all = append(all, evs...)
+	}
+	return all
+}
+
+// TestTraitIndexMerges checks that runs merge in tiers as batches come,
+// that a run about to become final drops the entries of deleted events,
+// and that queries give the same answers throughout.
+func TestTraitIndexMerges(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, _ := open(t, nil)
+		s.runFinal = 200
+		check := func(live []*Event) {
+			t.Helper()
+			live = slices.Clone(live)
+			slices.SortFunc(live, func(a, b *Event) int {
+				if c := a.Generated.Compare(b.Generated); c != 0 {
+					return c
+				}
+				return strings.Compare(a.MessageID, b.MessageID)
+			})
+			want := []string{}
+			for _, e := range live {
+				if e.Traits[0].Value == "host3" && e.Traits[1].Value.(int64) >= 40 {
+					want = append(want, e.MessageID)
+				}
+			}
+			got, err := s.Query(ctx, &Query{Limit: 1000, Filter: Filter{Traits: []TraitFilter{
+				{Name: "host", Value: "host3"}, {Name: "count", Op: OpGe, Type: TypeInteger, Value: int64(40)}}}})
+			require.NoError(t, err)
+			require.Equal(t, want, ids(got))
+			desc, err := s.Query(ctx, &Query{Limit: 1000, Sort: []SortKey{{Field: FieldMessageID, Desc: true}}, Filter: Filter{Traits: []TraitFilter{
+				{Name: "host", Value: "host3"}, {Name: "count", Op: OpGe, Type: TypeInteger, Value: int64(40)}}}})
+			require.NoError(t, err)
+			slices.Sort(want)
+			slices.Reverse(want)
+			require.Equal(t, want, ids(desc))
+		}
+		all := batches(t, s, "a", 24, 10)
+		runs, entries := runCount(t, s, "host")
+		require.Equal(t, 240, entries, "every event once")
+		// 24 runs of 10: 16 merged into 2 of 80, then those 2 and 8 left.
+		require.Less(t, runs, 24, "runs of one tier are merged")
+		check(all)
+
+		// Delete every third event; the merge that makes a run final
+		// drops their entries.
+		var kept []*Event
+		for i, e := range all {
+			if i%3 == 0 {
+				_, err := s.Delete(ctx, &Filter{MessageID: e.MessageID})
+				require.NoError(t, err)
+				continue
+			}
+			kept = append(kept, e)
+		}
+		check(kept)
+		kept = append(kept, batches(t, s, "b", 48, 10)...)
+		check(kept)
+		var finals, live int
+		require.NoError(t, s.db.QueryRow(s.db.Rebind(`SELECT COUNT(*) FROM event_trait_run WHERE namespace = ? AND name = ? AND entries >= ?`), s.ns, "host", 200).Scan(&finals))
+		require.Positive(t, finals, "runs reach the final size")
+		_, entries = runCount(t, s, "host")
+		require.NoError(t, s.db.QueryRow(`SELECT COUNT(*) FROM event`).Scan(&live))
+		require.Less(t, entries, 240+480, "a final merge drops deleted events' entries")
+		require.GreaterOrEqual(t, entries, live, "every live event keeps its entry")
+	})
+}
+
+// TestEventIDsNotReused checks that an event recorded after the newest
+// ones were deleted does not take their ids: the index still names them.
+func TestEventIDsNotReused(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, _ := open(t, nil)
+		record(t, s, sample(10))
+		n, err := s.Delete(ctx, &Filter{Traits: []TraitFilter{{Name: "count", Op: OpGe, Type: TypeInteger, Value: int64(5)}}})
+		require.NoError(t, err)
+		require.EqualValues(t, 5, n)
+		evs := sample(10)[5:]
+		for _, e := range evs {
+			e.MessageID = "new-" + e.MessageID
+			e.Traits[1].Value = int64(100)
+		}
+		record(t, s, evs)
+		got, err := s.Query(ctx, &Query{Filter: Filter{Traits: []TraitFilter{{Name: "count", Op: OpGe, Type: TypeInteger, Value: int64(5)}}}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"new-m005", "new-m006", "new-m007", "new-m008", "new-m009"}, ids(got))
+		got, err = s.Query(ctx, &Query{Filter: Filter{Traits: []TraitFilter{{Name: "count", Op: OpLt, Type: TypeInteger, Value: int64(100)}}}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"m000", "m001", "m002", "m003", "m004"}, ids(got), "the deleted events' entries name no new event")
+	})
+}
+
+// TestUpgradeFromTraitRows checks that a database upgraded from schema
+// version 2, whose trait index is one row per trait, has those rows moved
+// into runs when the store opens.
+func TestUpgradeFromTraitRows(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		evs := sample(30)
+		record(t, s, evs)
+		// Turn the index back into version 2's rows.
+		tx, err := s.db.Beginx()
+		require.NoError(t, err)
+		_, err = tx.Exec(`DELETE FROM event_trait_run`)
+		require.NoError(t, err)
+		for _, e := range evs {
+			for _, tr := range e.Traits {
+				var vs, vi, vf any
+				switch v := tr.Value.(type) {
+				case string:
+					vs = v
+				case int64:
+					vi = v
+				case float64:
+					vf = v
+				case time.Time:
+					vi = v.UnixMicro()
+				}
+				_, err := tx.Exec(tx.Rebind(`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float)
+					SELECT id, ?, generated, ?, ?, ?, ? FROM event WHERE message_id = ?`), tr.Name, int64(tr.Type), vs, vi, vf, e.MessageID)
+				require.NoError(t, err)
+			}
+		}
+		require.NoError(t, tx.Commit())
+		upgraded.Delete(s.db)
+
+		s2, err := Open(ctx, b.space, &Config{Clock: b.clock.Now})
+		require.NoError(t, err)
+		var left int
+		require.NoError(t, s.db.Get(&left, `SELECT COUNT(*) FROM event_trait`))
+		require.Zero(t, left, "the version-2 rows are moved")
+		runs, entries := runCount(t, s2, "seen")
+		require.Positive(t, runs)
+		require.Equal(t, 30, entries)
+		got, err := s2.Query(ctx, &Query{Filter: Filter{Traits: []TraitFilter{
+			{Name: "host", Value: "host1"},
+			{Name: "seen", Op: OpGe, Type: TypeDatetime, Value: base.Add(20 * time.Hour)},
+			{Name: "load", Op: OpLt, Type: TypeFloat, Value: 7.0},
+		}}})
+		require.NoError(t, err)
+		require.Equal(t, []string{"m022", "m025"}, ids(got))
+		vals, err := s2.TraitValues(ctx, "type.a", "host", 0)
+		require.NoError(t, err)
+		require.Len(t, vals, 3)
+	})
+}
+
+// TestMergeOfVanishedRun checks that a merge whose runs another process
+// merged or dropped first changes nothing.
+func TestMergeOfVanishedRun(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, _ := open(t, nil)
+		batches(t, s, "a", 3, 5)
+		var metas []runMeta
+		require.NoError(t, s.db.Select(&metas, s.db.Rebind(`SELECT `+runMetaColumns+` FROM event_trait_run WHERE name = ? ORDER BY id`), "host"))
+		require.Len(t, metas, 3)
+		gone := metas[2]
+		gone.ID = 1 << 40
+		err := s.merge(ctx, [][]runMeta{{metas[0], metas[1], gone}})
+		require.ErrorIs(t, err, errMerged)
+		runs, entries := runCount(t, s, "host")
+		require.Equal(t, 3, runs)
+		require.Equal(t, 15, entries)
+	})
+}

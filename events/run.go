@@ -1,0 +1,315 @@
+package events
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/strata-dataspace/strata/datablock"
+)
+
+// A run is one piece of the trait index: the values of one trait name and
+// type for a set of events, sorted by (value, generated, event id). A
+// batch of events writes one run per trait it holds; runs are merged in
+// tiers as they accumulate (see compact). A run is immutable: readers
+// cache decoded runs by id.
+type run struct {
+	id       int64
+	typ      TraitType
+	minID    int64
+	maxID    int64
+	minGen   int64
+	maxGen   int64
+	strs     []string  // TypeString values
+	ints     []int64   // TypeInteger and TypeDatetime (µs) values
+	floats   []float64 // TypeFloat values
+	gens     []int64   // each entry's generated time, µs
+	ids      []int64   // each entry's event id
+	byID     []int32   // entry positions in event id order
+	memBytes int64     // what the decoded run holds in memory
+}
+
+// entry is one event's value of a trait, as a run is built from.
+type entry struct {
+	s   string
+	n   int64
+	f   float64
+	gen int64
+	id  int64
+}
+
+// compareEntries orders entries by (value, generated, id) for type typ.
+func compareEntries(typ TraitType) func(a, b entry) int {
+	return func(a, b entry) int {
+		var c int
+		switch typ {
+		case TypeString:
+			c = strings.Compare(a.s, b.s)
+		case TypeFloat:
+			c = cmp.Compare(a.f, b.f)
+		default:
+			c = cmp.Compare(a.n, b.n)
+		}
+		if c != 0 {
+			return c
+		}
+		if c = cmp.Compare(a.gen, b.gen); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.id, b.id)
+	}
+}
+
+// traitEntry returns the index entry of trait t of event id.
+func traitEntry(t Trait, gen, id int64) entry {
+	e := entry{gen: gen, id: id}
+	switch v := t.Value.(type) {
+	case string:
+		e.s = v
+	case int64:
+		e.n = v
+	case float64:
+		e.f = v
+	case time.Time:
+		e.n = v.UnixMicro()
+	}
+	return e
+}
+
+// runVersion starts every encoded run.
+const runVersion = 1
+
+// encodeRun sorts entries and encodes them: a version byte, the type, the
+// entry count, then three columns: the values (strings length-prefixed,
+// integers as zig-zag varint deltas, floats as 8 bytes), the generated
+// times and the event ids (both zig-zag varint deltas).
+func encodeRun(typ TraitType, entries []entry) []byte {
+	slices.SortFunc(entries, compareEntries(typ))
+	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(entries)*12)
+	b = append(b, runVersion, byte(typ))
+	b = binary.AppendUvarint(b, uint64(len(entries)))
+	var prev int64
+	for _, e := range entries {
+		switch typ {
+		case TypeString:
+			b = binary.AppendUvarint(b, uint64(len(e.s)))
+			b = append(b, e.s...)
+		case TypeFloat:
+			b = binary.LittleEndian.AppendUint64(b, math.Float64bits(e.f))
+		default:
+			b = binary.AppendVarint(b, e.n-prev)
+			prev = e.n
+		}
+	}
+	prev = 0
+	for _, e := range entries {
+		b = binary.AppendVarint(b, e.gen-prev)
+		prev = e.gen
+	}
+	prev = 0
+	for _, e := range entries {
+		b = binary.AppendVarint(b, e.id-prev)
+		prev = e.id
+	}
+	return b
+}
+
+// decodeRun reads a run encoded by encodeRun.
+func decodeRun(id int64, data []byte) (*run, error) {
+	bad := func(what string) error {
+		return fmt.Errorf("%w: trait index run %d: %s", datablock.ErrCodec, id, what)
+	}
+	if len(data) < 3 || data[0] != runVersion {
+		return nil, bad("unknown layout")
+	}
+	r := &run{id: id, typ: TraitType(data[1])}
+	if r.typ < TypeString || r.typ > TypeDatetime {
+		return nil, bad(fmt.Sprintf("trait type %d", data[1]))
+	}
+	b := data[2:]
+	count, k := binary.Uvarint(b)
+	if k <= 0 || count == 0 || count > uint64(len(b)) {
+		return nil, bad("entry count")
+	}
+	b = b[k:]
+	n := int(count)
+	var prev int64
+	varints := func(dst []int64) bool {
+		prev = 0
+		for i := range dst {
+			d, k := binary.Varint(b)
+			if k <= 0 {
+				return false
+			}
+			b = b[k:]
+			prev += d
+			dst[i] = prev
+		}
+		return true
+	}
+	switch r.typ {
+	case TypeString:
+		r.strs = make([]string, n)
+		// One string holds every value; the entries are slices of it.
+		all := string(b)
+		off := 0
+		for i := range n {
+			l, k := binary.Uvarint(b[off:])
+			if k <= 0 || uint64(len(b)-off-k) < l {
+				return nil, bad("string value")
+			}
+			off += k
+			r.strs[i] = all[off : off+int(l)]
+			off += int(l)
+		}
+		b = b[off:]
+	case TypeFloat:
+		if len(b) < 8*n {
+			return nil, bad("float values")
+		}
+		r.floats = make([]float64, n)
+		for i := range n {
+			r.floats[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		}
+		b = b[8*n:]
+	default:
+		r.ints = make([]int64, n)
+		if !varints(r.ints) {
+			return nil, bad("integer values")
+		}
+	}
+	r.gens = make([]int64, n)
+	r.ids = make([]int64, n)
+	if !varints(r.gens) || !varints(r.ids) || len(b) != 0 {
+		return nil, bad("times or ids")
+	}
+	r.byID = make([]int32, n)
+	for i := range r.byID {
+		r.byID[i] = int32(i)
+	}
+	sort.Slice(r.byID, func(i, j int) bool { return r.ids[r.byID[i]] < r.ids[r.byID[j]] })
+	r.minID, r.maxID = r.ids[r.byID[0]], r.ids[r.byID[n-1]]
+	r.minGen, r.maxGen = slices.Min(r.gens), slices.Max(r.gens)
+	r.memBytes = int64(len(data)) + int64(n)*(8+8+4+16)
+	return r, nil
+}
+
+// len is the run's entry count.
+func (r *run) len() int { return len(r.ids) }
+
+// entry returns entry i of the run.
+func (r *run) entry(i int) entry {
+	e := entry{gen: r.gens[i], id: r.ids[i]}
+	switch r.typ {
+	case TypeString:
+		e.s = r.strs[i]
+	case TypeFloat:
+		e.f = r.floats[i]
+	default:
+		e.n = r.ints[i]
+	}
+	return e
+}
+
+// trait returns entry i as a trait named name.
+func (r *run) trait(name string, i int) Trait {
+	t := Trait{Name: name, Type: r.typ}
+	switch r.typ {
+	case TypeString:
+		t.Value = r.strs[i]
+	case TypeFloat:
+		t.Value = r.floats[i]
+	case TypeDatetime:
+		t.Value = time.UnixMicro(r.ints[i]).UTC()
+	default:
+		t.Value = r.ints[i]
+	}
+	return t
+}
+
+// compareAt compares entry i's value with the filter's value.
+func (r *run) compareAt(i int, f *traitFilter) int {
+	switch r.typ {
+	case TypeString:
+		return strings.Compare(r.strs[i], f.s)
+	case TypeFloat:
+		return cmp.Compare(r.floats[i], f.f)
+	default:
+		return cmp.Compare(r.ints[i], f.n)
+	}
+}
+
+// bounds returns the positions [lo, hi) of the entries whose value equals
+// the filter's: entries before lo are smaller, from hi larger.
+func (r *run) bounds(f *traitFilter) (lo, hi int) {
+	n := r.len()
+	lo = sort.Search(n, func(i int) bool { return r.compareAt(i, f) >= 0 })
+	hi = lo + sort.Search(n-lo, func(i int) bool { return r.compareAt(lo+i, f) > 0 })
+	return lo, hi
+}
+
+// spans returns the position ranges of the entries that match f, each a
+// [start, end) pair.
+func (r *run) spans(f *traitFilter) [][2]int {
+	lo, hi := r.bounds(f)
+	n := r.len()
+	var out [][2]int
+	add := func(a, b int) {
+		if a < b {
+			out = append(out, [2]int{a, b})
+		}
+	}
+	switch f.op {
+	case OpEq:
+		add(lo, hi)
+	case OpNe:
+		add(0, lo)
+		add(hi, n)
+	case OpLt:
+		add(0, lo)
+	case OpLe:
+		add(0, hi)
+	case OpGt:
+		add(hi, n)
+	case OpGe:
+		add(lo, n)
+	}
+	return out
+}
+
+// matchesAt says whether entry i satisfies f.
+func (r *run) matchesAt(i int, f *traitFilter) bool {
+	c := r.compareAt(i, f)
+	switch f.op {
+	case OpEq:
+		return c == 0
+	case OpNe:
+		return c != 0
+	case OpLt:
+		return c < 0
+	case OpLe:
+		return c <= 0
+	case OpGt:
+		return c > 0
+	case OpGe:
+		return c >= 0
+	}
+	return false
+}
+
+// find returns the position of the entry of event id, if the run has one.
+func (r *run) find(id int64) (int, bool) {
+	if id < r.minID || id > r.maxID {
+		return 0, false
+	}
+	j := sort.Search(len(r.byID), func(j int) bool { return r.ids[r.byID[j]] >= id })
+	if j < len(r.byID) && r.ids[r.byID[j]] == id {
+		return int(r.byID[j]), true
+	}
+	return 0, false
+}
