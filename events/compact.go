@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // Runs are merged in tiers, as in a log-structured merge tree: a run's
@@ -102,6 +103,7 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		final = final || n >= s.runFinal
 	}
 	idx := s.index()
+	var merged []newRun
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		runs := map[int64]*run{}
 		var missing []int64
@@ -133,23 +135,27 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 				return fmt.Errorf("read the ids of live events: %w", err)
 			}
 		}
-		var merged []newRun
-		for _, g := range groups {
-			var entries []entry
+		runIDs, err := s.allocRunIDs(ctx, tx, len(groups))
+		if err != nil {
+			return err
+		}
+		for gi, g := range groups {
+			lists := make([][]entry, len(g))
 			var maxExp int64
 			for i, m := range g {
 				r := runs[m.ID]
 				for j := range r.len() {
 					if _, ok := slices.BinarySearch(live, r.ids[j]); ok || !final {
-						entries = append(entries, r.entry(j))
+						lists[i] = append(lists[i], r.entry(j))
 					}
 				}
 				if i == 0 || m.MaxExp > maxExp {
 					maxExp = m.MaxExp
 				}
 			}
-			if len(entries) > 0 {
-				merged = append(merged, buildRun(g[0].Name, TraitType(g[0].Type), entries, maxExp))
+			typ := TraitType(g[0].Type)
+			if entries := mergeSorted(lists, compareEntries(typ)); len(entries) > 0 {
+				merged = append(merged, buildRun(runIDs[gi], g[0].Name, typ, entries, maxExp))
 			}
 		}
 		list, arg := s.idList(ids)
@@ -166,7 +172,59 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		return err
 	}
 	idx.cache.drop(ids)
+	s.cacheRuns(merged)
 	return nil
+}
+
+// mergeSorted merges lists sorted by cmp into one sorted list, pairwise.
+func mergeSorted(lists [][]entry, cmp func(a, b entry) int) []entry {
+	if len(lists) == 0 {
+		return nil
+	}
+	for len(lists) > 1 {
+		next := lists[:0:0]
+		for i := 0; i < len(lists); i += 2 {
+			if i+1 == len(lists) {
+				next = append(next, lists[i])
+				break
+			}
+			a, b := lists[i], lists[i+1]
+			out := make([]entry, 0, len(a)+len(b))
+			for len(a) > 0 && len(b) > 0 {
+				if cmp(b[0], a[0]) < 0 {
+					out, b = append(out, b[0]), b[1:]
+				} else {
+					out, a = append(out, a[0]), a[1:]
+				}
+			}
+			next = append(next, append(append(out, a...), b...))
+		}
+		lists = next
+	}
+	return lists[0]
+}
+
+// allocRunIDs takes n new run ids.
+func (s *Store) allocRunIDs(ctx context.Context, tx *sqlx.Tx, n int) ([]int64, error) {
+	ids := make([]int64, n)
+	if n == 0 {
+		return ids, nil
+	}
+	if s.pg {
+		var got pq.Int64Array
+		if err := tx.QueryRowContext(ctx, `SELECT ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $1))`, n).Scan(&got); err != nil {
+			return nil, fmt.Errorf("allocate run ids: %w", err)
+		}
+		return got, nil
+	}
+	var last int64
+	if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET runs = runs + ? RETURNING runs`, n).Scan(&last); err != nil {
+		return nil, fmt.Errorf("allocate run ids: %w", err)
+	}
+	for i := range ids {
+		ids[i] = last - int64(n) + 1 + int64(i)
+	}
+	return ids, nil
 }
 
 // upgraded records the databases whose version-2 trait index rows have
@@ -228,8 +286,14 @@ func (s *Store) upgradeTraitIndex(ctx context.Context) error {
 				entries[k] = append(entries[k], entry{s: r.VString.String, n: r.VInt.Int64, f: r.VFloat.Float64, gen: r.Generated, id: r.EventID})
 				maxExp[k] = max(maxExp[k], r.Expires)
 			}
-			for _, k := range keys {
-				if err := s.insertRuns(ctx, tx, k.ns, []newRun{buildRun(k.name, k.typ, entries[k], maxExp[k])}); err != nil {
+			runIDs, err := s.allocRunIDs(ctx, tx, len(keys))
+			if err != nil {
+				return err
+			}
+			for i, k := range keys {
+				es := entries[k]
+				slices.SortFunc(es, compareEntries(k.typ))
+				if err := s.insertRuns(ctx, tx, k.ns, []newRun{buildRun(runIDs[i], k.name, k.typ, es, maxExp[k])}); err != nil {
 					return err
 				}
 			}

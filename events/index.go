@@ -1,12 +1,14 @@
 package events
 
 import (
+	"cmp"
 	"container/heap"
 	"container/list"
 	"context"
 	"fmt"
 	"math"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -283,11 +285,32 @@ type candIter struct {
 // check is a filter the candidates are checked against, in its runs.
 type check struct {
 	f    *traitFilter
-	runs []*run
+	runs []*run // by minID
+	// upTo[i] is the largest maxID of runs[:i+1]: a run before i can hold
+	// an id only while upTo says so.
+	upTo []int64
 }
 
+// newCheck returns the check of f in runs.
+func newCheck(f *traitFilter, runs []*run) check {
+	slices.SortFunc(runs, func(a, b *run) int { return cmp.Compare(a.minID, b.minID) })
+	c := check{f: f, runs: runs, upTo: make([]int64, len(runs))}
+	for i, r := range runs {
+		c.upTo[i] = r.maxID
+		if i > 0 {
+			c.upTo[i] = max(c.upTo[i], c.upTo[i-1])
+		}
+	}
+	return c
+}
+
+// ok says whether the event id has the trait and it matches.
 func (c check) ok(id int64) bool {
-	for _, r := range c.runs {
+	// The last run that starts at or before id, then back while a run
+	// can still reach it.
+	j := sort.Search(len(c.runs), func(i int) bool { return c.runs[i].minID > id }) - 1
+	for ; j >= 0 && c.upTo[j] >= id; j-- {
+		r := c.runs[j]
 		if i, found := r.find(id); found {
 			return r.matchesAt(i, c.f)
 		}
@@ -375,16 +398,21 @@ func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64,
 	}
 	inTime := func(r *run) bool { return r.maxGen >= lo && r.minGen <= hi }
 	checks := make([]check, len(fs))
+	spans := make([][][][2]int, len(fs)) // per filter, per run
 	drive, best := 0, math.MaxInt
 	for i, f := range fs {
-		checks[i] = check{f: f}
-		n := 0
+		var runs []*run
 		for _, r := range all.of(f.name, f.typ) {
-			if !inTime(r) {
-				continue
+			if inTime(r) {
+				runs = append(runs, r)
 			}
-			checks[i].runs = append(checks[i].runs, r)
-			for _, sp := range r.spans(f) {
+		}
+		checks[i] = newCheck(f, runs)
+		n := 0
+		spans[i] = make([][][2]int, len(runs))
+		for j, r := range checks[i].runs {
+			spans[i][j] = r.spans(f)
+			for _, sp := range spans[i][j] {
 				n += sp[1] - sp[0]
 			}
 		}
@@ -395,8 +423,8 @@ func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64,
 	it := &candIter{h: candHeap{desc: desc}}
 	it.checks = append(checks[:drive:drive], checks[drive+1:]...)
 	df := fs[drive]
-	for _, r := range checks[drive].runs {
-		for _, sp := range r.spans(df) {
+	for j, r := range checks[drive].runs {
+		for _, sp := range spans[drive][j] {
 			src := &source{r: r, at: sp[0], end: sp[1]}
 			if df.op == OpEq {
 				// Equal values are sorted by (generated, id): cut the

@@ -26,16 +26,23 @@ func TestRunCodec(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.typ.String(), func(t *testing.T) {
-			data := encodeRun(c.typ, slices.Clone(c.entries))
-			r, err := decodeRun(42, data)
-			require.NoError(t, err)
 			want := slices.Clone(c.entries)
 			slices.SortFunc(want, compareEntries(c.typ))
+			data := encodeRun(c.typ, want)
+			r, err := decodeRun(42, data)
+			require.NoError(t, err)
 			var got []entry
 			for i := range r.len() {
 				got = append(got, r.entry(i))
 			}
 			require.Equal(t, want, got, "sorted by (value, generated, id)")
+			built := buildRun(42, "x", c.typ, want, 0)
+			require.Equal(t, r, built.run(), "a run cached as written is the run read back")
+			var lists [][]entry
+			for _, e := range slices.Backward(want) {
+				lists = append(lists, []entry{e})
+			}
+			require.Equal(t, want, mergeSorted(lists, compareEntries(c.typ)))
 			for i, e := range want {
 				pos, ok := r.find(e.id)
 				require.True(t, ok)
@@ -254,4 +261,28 @@ func TestMergeOfVanishedRun(t *testing.T) {
 		require.Equal(t, 3, runs)
 		require.Equal(t, 15, entries)
 	})
+}
+
+// TestCheckOverlappingRuns checks that a candidate's trait is found in
+// whichever run holds it when runs' id ranges overlap (concurrent writers
+// on PostgreSQL take ids from one sequence).
+func TestCheckOverlappingRuns(t *testing.T) {
+	t.Parallel()
+	mk := func(id int64, es ...entry) *run {
+		slices.SortFunc(es, compareEntries(TypeInteger))
+		nr := buildRun(id, "n", TypeInteger, es, 0)
+		return nr.run()
+	}
+	runs := []*run{
+		mk(3, entry{n: 30, id: 30}),
+		mk(1, entry{n: 1, id: 1}, entry{n: 50, id: 50}),
+		mk(2, entry{n: 10, id: 10}, entry{n: 20, id: 20}),
+	}
+	c := newCheck(&traitFilter{name: "n", typ: TypeInteger, op: OpGe, n: 0}, runs)
+	for _, id := range []int64{1, 10, 20, 30, 50} {
+		require.True(t, c.ok(id), "event %d", id)
+	}
+	for _, id := range []int64{0, 5, 25, 40, 60} {
+		require.False(t, c.ok(id), "event %d has no entry", id)
+	}
 }

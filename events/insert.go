@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 
@@ -51,8 +52,11 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 // message_ids, takes ids from the sequence, then copies the events and
 // the batch's trait index runs and adds the dictionary entries, in one
 // transaction.
-func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, error) {
-	var dups []string
+func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, []newRun, error) {
+	var (
+		dups []string
+		runs []newRun
+	)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids, found []string
 		for _, p := range todo {
@@ -74,12 +78,13 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		if len(kept) == 0 {
 			return nil
 		}
-		var seq []int64
-		if err := tx.SelectContext(ctx, &seq, `SELECT nextval('event_id_seq') FROM generate_series(1, $1)`, len(kept)); err != nil {
+		var evIDs, runIDs pq.Int64Array
+		if err := tx.QueryRowContext(ctx, `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
+			ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`, len(kept), countRuns(kept)).Scan(&evIDs, &runIDs); err != nil {
 			return fmt.Errorf("allocate event ids: %w", err)
 		}
 		for i, p := range kept {
-			p.id = seq[i]
+			p.id = evIDs[i]
 		}
 		if err := copyIn(ctx, tx, `COPY event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) FROM STDIN`,
 			func(row func(args ...any) error) error {
@@ -97,7 +102,8 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			}
 			return fmt.Errorf("copy events: %w", err)
 		}
-		if err := s.insertRuns(ctx, tx, s.ns, batchRuns(kept)); err != nil {
+		runs = batchRuns(kept, runIDs)
+		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
 			return err
 		}
 		types, tt := dictionaries(kept)
@@ -116,7 +122,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		}
 		return nil
 	})
-	return dups, err
+	return dups, runs, err
 }
 
 // copyIn runs one COPY … FROM STDIN through a prepared statement of tx.
@@ -139,11 +145,14 @@ func copyIn(ctx context.Context, tx *sqlx.Tx, stmt string, rows func(row func(ar
 
 // insertSQLite stores a batch with multi-row INSERTs on the single writer
 // connection (BEGIN IMMEDIATE, so the id allocation cannot race).
-func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, error) {
+func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []newRun, error) {
 	if err := s.prepareInserts(ctx); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var dups []string
+	var (
+		dups []string
+		runs []newRun
+	)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		existing := map[string]bool{}
 		var given []*pending
@@ -174,12 +183,17 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		}
 		// Ids are never reused, so that no index run names the id of a
 		// deleted event for a new one.
-		var last int64
-		if err := tx.GetContext(ctx, &last, `UPDATE event_id_last SET id = id + ? RETURNING id`, len(kept)); err != nil {
+		nRuns := countRuns(kept)
+		var lastEv, lastRun int64
+		if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET events = events + ?, runs = runs + ? RETURNING events, runs`, len(kept), nRuns).Scan(&lastEv, &lastRun); err != nil {
 			return fmt.Errorf("allocate event ids: %w", err)
 		}
 		for i, p := range kept {
-			p.id = last - int64(len(kept)) + 1 + int64(i)
+			p.id = lastEv - int64(len(kept)) + 1 + int64(i)
+		}
+		runIDs := make([]int64, nRuns)
+		for i := range runIDs {
+			runIDs[i] = lastRun - int64(nRuns) + 1 + int64(i)
 		}
 		args := make([]any, 0, len(kept)*insertEvent.cols)
 		for _, p := range kept {
@@ -190,7 +204,8 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		if err := s.insertRows(ctx, tx, insertEvent, args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		if err := s.insertRuns(ctx, tx, s.ns, batchRuns(kept)); err != nil {
+		runs = batchRuns(kept, runIDs)
+		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
 			return err
 		}
 		types, tt := dictionaries(kept)
@@ -210,7 +225,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, er
 		}
 		return nil
 	})
-	return dups, err
+	return dups, runs, err
 }
 
 // insertChunks are the row counts of the multi-row INSERT statements
@@ -229,7 +244,7 @@ type sqliteInsert struct {
 // The multi-row INSERTs of insertSQLite.
 var (
 	insertEvent     = sqliteInsert{`INSERT INTO event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) VALUES `, "", 11}
-	insertRun       = sqliteInsert{`INSERT INTO event_trait_run (namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) VALUES `, "", 10}
+	insertRun       = sqliteInsert{`INSERT INTO event_trait_run (id, namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) VALUES `, "", 11}
 	insertType      = sqliteInsert{`INSERT INTO event_type (namespace, event_type) VALUES `, ` ON CONFLICT DO NOTHING`, 2}
 	insertTypeTrait = sqliteInsert{`INSERT INTO event_type_trait (namespace, event_type, name, type) VALUES `, ` ON CONFLICT DO NOTHING`, 4}
 	sqliteInserts   = []sqliteInsert{insertEvent, insertRun, insertType, insertTypeTrait}
@@ -308,18 +323,20 @@ func placeholders(rows, cols int) string {
 
 // newRun is a trait index run ready to insert.
 type newRun struct {
+	id                           int64
 	name                         string
 	typ                          TraitType
-	entries                      int
+	entries                      []entry // sorted
 	minID, maxID, minGen, maxGen int64
 	maxExpires                   int64
 	data                         []byte
 }
 
-// buildRun encodes the run of trait name and type typ over entries,
-// whose events expire at the latest at maxExpires.
-func buildRun(name string, typ TraitType, entries []entry, maxExpires int64) newRun {
-	r := newRun{name: name, typ: typ, entries: len(entries), maxExpires: maxExpires,
+// buildRun encodes run id of trait name and type typ over entries, which
+// are sorted (compareEntries), and whose events expire at the latest at
+// maxExpires.
+func buildRun(id int64, name string, typ TraitType, entries []entry, maxExpires int64) newRun {
+	r := newRun{id: id, name: name, typ: typ, entries: entries, maxExpires: maxExpires,
 		minID: math.MaxInt64, maxID: math.MinInt64, minGen: math.MaxInt64, maxGen: math.MinInt64}
 	for _, e := range entries {
 		r.minID, r.maxID = min(r.minID, e.id), max(r.maxID, e.id)
@@ -335,9 +352,22 @@ type runKey struct {
 	typ  TraitType
 }
 
+// countRuns returns how many runs a batch writes: one per trait name and
+// type.
+func countRuns(kept []*pending) int {
+	keys := map[runKey]bool{}
+	for _, p := range kept {
+		for _, t := range p.ev.Traits {
+			keys[runKey{t.Name, t.Type}] = true
+		}
+	}
+	return len(keys)
+}
+
 // batchRuns returns the runs of a batch of events with their ids: one per
-// trait name and type, in the order they first appear.
-func batchRuns(kept []*pending) []newRun {
+// trait name and type, in the order they first appear, with the run ids
+// ids (countRuns of them).
+func batchRuns(kept []*pending, ids []int64) []newRun {
 	var keys []runKey
 	entries := map[runKey][]entry{}
 	maxExp := map[runKey]int64{}
@@ -355,9 +385,20 @@ func batchRuns(kept []*pending) []newRun {
 	}
 	out := make([]newRun, len(keys))
 	for i, k := range keys {
-		out[i] = buildRun(k.name, k.typ, entries[k], maxExp[k])
+		es := entries[k]
+		slices.SortFunc(es, compareEntries(k.typ))
+		out[i] = buildRun(ids[i], k.name, k.typ, es, maxExp[k])
 	}
 	return out
+}
+
+// cacheRuns keeps runs just written in the process's cache: the next
+// merge and the next queries need them.
+func (s *Store) cacheRuns(runs []newRun) {
+	idx := s.index()
+	for _, nr := range runs {
+		idx.cache.put(nr.run())
+	}
 }
 
 // insertRuns writes runs of namespace ns in tx: COPY on PostgreSQL,
@@ -367,10 +408,10 @@ func (s *Store) insertRuns(ctx context.Context, tx *sqlx.Tx, ns string, runs []n
 		return nil
 	}
 	if s.pg {
-		err := copyIn(ctx, tx, `COPY event_trait_run (namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) FROM STDIN`,
+		err := copyIn(ctx, tx, `COPY event_trait_run (id, namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) FROM STDIN`,
 			func(row func(args ...any) error) error {
 				for _, r := range runs {
-					if err := row(ns, r.name, int64(r.typ), int64(r.entries), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data); err != nil {
+					if err := row(r.id, ns, r.name, int64(r.typ), int64(len(r.entries)), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data); err != nil {
 						return err
 					}
 				}
@@ -383,7 +424,7 @@ func (s *Store) insertRuns(ctx context.Context, tx *sqlx.Tx, ns string, runs []n
 	}
 	args := make([]any, 0, len(runs)*insertRun.cols)
 	for _, r := range runs {
-		args = append(args, ns, r.name, int64(r.typ), int64(r.entries), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data)
+		args = append(args, r.id, ns, r.name, int64(r.typ), int64(len(r.entries)), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data)
 	}
 	if err := s.insertRows(ctx, tx, insertRun, args); err != nil {
 		return fmt.Errorf("insert trait index runs: %w", err)

@@ -340,7 +340,9 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 		return s.queryEvents(ctx, query, args...)
 	}
 	out := []*Event{}
-	chunk := 2*p.limit + 16
+	// Every candidate passed the trait filters; the others (type, message
+	// id) or a deletion since may drop some.
+	chunk := p.limit + p.limit/4 + 8
 	var ids []int64
 	for len(out) < p.limit {
 		ids = ids[:0]

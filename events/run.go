@@ -84,12 +84,11 @@ func traitEntry(t Trait, gen, id int64) entry {
 // runVersion starts every encoded run.
 const runVersion = 1
 
-// encodeRun sorts entries and encodes them: a version byte, the type, the
+// encodeRun encodes entries, sorted by compareEntries: a version byte, the type, the
 // entry count, then three columns: the values (strings length-prefixed,
 // integers as zig-zag varint deltas, floats as 8 bytes), the generated
 // times and the event ids (both zig-zag varint deltas).
 func encodeRun(typ TraitType, entries []entry) []byte {
-	slices.SortFunc(entries, compareEntries(typ))
 	b := make([]byte, 0, 2+binary.MaxVarintLen64+len(entries)*12)
 	b = append(b, runVersion, byte(typ))
 	b = binary.AppendUvarint(b, uint64(len(entries)))
@@ -188,6 +187,14 @@ func decodeRun(id int64, data []byte) (*run, error) {
 	if !varints(r.gens) || !varints(r.ids) || len(b) != 0 {
 		return nil, bad("times or ids")
 	}
+	r.finish(int64(len(data)))
+	return r, nil
+}
+
+// finish builds the id order of a run's entries and its ranges; data is
+// the size of the values' bytes.
+func (r *run) finish(data int64) {
+	n := len(r.ids)
 	r.byID = make([]int32, n)
 	for i := range r.byID {
 		r.byID[i] = int32(i)
@@ -195,8 +202,34 @@ func decodeRun(id int64, data []byte) (*run, error) {
 	sort.Slice(r.byID, func(i, j int) bool { return r.ids[r.byID[i]] < r.ids[r.byID[j]] })
 	r.minID, r.maxID = r.ids[r.byID[0]], r.ids[r.byID[n-1]]
 	r.minGen, r.maxGen = slices.Min(r.gens), slices.Max(r.gens)
-	r.memBytes = int64(len(data)) + int64(n)*(8+8+4+16)
-	return r, nil
+	r.memBytes = data + int64(n)*(8+8+4+16)
+}
+
+// run returns the decoded form of a run just built, as decodeRun would.
+func (nr *newRun) run() *run {
+	n := len(nr.entries)
+	r := &run{id: nr.id, typ: nr.typ, gens: make([]int64, n), ids: make([]int64, n)}
+	switch nr.typ {
+	case TypeString:
+		r.strs = make([]string, n)
+	case TypeFloat:
+		r.floats = make([]float64, n)
+	default:
+		r.ints = make([]int64, n)
+	}
+	for i, e := range nr.entries {
+		r.gens[i], r.ids[i] = e.gen, e.id
+		switch nr.typ {
+		case TypeString:
+			r.strs[i] = e.s
+		case TypeFloat:
+			r.floats[i] = e.f
+		default:
+			r.ints[i] = e.n
+		}
+	}
+	r.finish(int64(len(nr.data)))
+	return r
 }
 
 // len is the run's entry count.

@@ -243,13 +243,14 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 	if len(todo) > 0 {
 		var (
 			dups []string
+			runs []newRun
 			err  error
 		)
 		for attempt := 0; ; attempt++ {
 			if s.pg {
-				dups, err = s.insertPostgres(ctx, todo)
+				dups, runs, err = s.insertPostgres(ctx, todo)
 			} else {
-				dups, err = s.insertSQLite(ctx, todo)
+				dups, runs, err = s.insertSQLite(ctx, todo)
 			}
 			// A concurrent Record of the same message_id committed first:
 			// run again, and it is reported as a duplicate.
@@ -261,6 +262,7 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 		if err != nil {
 			return nil, fmt.Errorf("record %d events in namespace %q: %w", len(todo), s.ns, err)
 		}
+		s.cacheRuns(runs)
 		s.afterRecord(ctx)
 		for _, id := range dups {
 			o := &res.Outcomes[seen[id]]

@@ -7,7 +7,7 @@
 -- every event of the run has expired. Run ids are never reused (readers
 -- cache decoded runs by id).
 CREATE TABLE IF NOT EXISTS event_trait_run (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    id            INTEGER PRIMARY KEY,
     namespace     TEXT    NOT NULL,
     name          TEXT    NOT NULL,
     type          INTEGER NOT NULL CHECK (type BETWEEN 1 AND 4),
@@ -22,10 +22,12 @@ CREATE TABLE IF NOT EXISTS event_trait_run (
 CREATE INDEX IF NOT EXISTS event_trait_run_name ON event_trait_run (namespace, name, type);
 CREATE INDEX IF NOT EXISTS event_trait_run_expires ON event_trait_run (max_expires);
 
--- The last event id handed out. Ids are never reused: a run may still name
--- the id of a deleted event.
-CREATE TABLE IF NOT EXISTS event_id_last (id INTEGER NOT NULL);
-INSERT INTO event_id_last (id) SELECT COALESCE(MAX(id), 0) FROM event;
+-- The last event and run ids handed out (the writer takes a batch's ids
+-- before it inserts, so that it can cache the runs it writes). Ids are
+-- never reused: a run may still name the id of a deleted event, and
+-- readers cache runs by id.
+CREATE TABLE IF NOT EXISTS event_seq (events INTEGER NOT NULL, runs INTEGER NOT NULL);
+INSERT INTO event_seq (events, runs) SELECT COALESCE(MAX(id), 0), 0 FROM event;
 
 -- event_trait, the per-trait index of version 2, stays for databases
 -- upgraded from it: the event store moves its rows into runs when it opens
