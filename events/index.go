@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"container/list"
 	"context"
+	"database/sql"
 	"fmt"
 	"math"
 	"slices"
@@ -134,13 +135,9 @@ func (tr traitRuns) of(name string, typ TraitType) []*run {
 func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error) {
 	idx := s.index()
 	for attempt := 0; ; attempt++ {
-		var metas []runMeta
-		args := []any{s.ns}
-		for _, n := range names {
-			args = append(args, n)
-		}
-		if err := s.selectRead(ctx, &metas, `SELECT `+runMetaColumns+` FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...); err != nil {
-			return nil, fmt.Errorf("list trait index runs: %w", err)
+		metas, err := s.listRuns(ctx, names)
+		if err != nil {
+			return nil, err
 		}
 		out := traitRuns{}
 		var missing []int64
@@ -172,6 +169,43 @@ func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error)
 		}
 		return out, nil
 	}
+}
+
+// listRuns lists the namespace's runs of names: id, name and type, read
+// by hand (reflection would cost more than the query).
+func (s *Store) listRuns(ctx context.Context, names []string) ([]runMeta, error) {
+	args := make([]any, 0, 1+len(names))
+	args = append(args, s.ns)
+	for _, n := range names {
+		args = append(args, n)
+	}
+	query := s.db.Rebind(`SELECT id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (` + placeholders(len(names), 1) + `)`)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("list trait index runs: %w", err)
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.db.QueryContext(ctx, query, args...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list trait index runs: %w", err)
+	}
+	defer rows.Close()
+	var out []runMeta
+	for rows.Next() {
+		var m runMeta
+		if err := rows.Scan(&m.ID, &m.Name, &m.Type); err != nil {
+			return nil, fmt.Errorf("list trait index runs: %w", err)
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list trait index runs: %w", err)
+	}
+	return out, nil
 }
 
 // queryer is a database or a transaction.
