@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/dataspace"
 )
 
 func TestRunCodec(t *testing.T) {
@@ -285,4 +287,59 @@ func TestCheckOverlappingRuns(t *testing.T) {
 	for _, id := range []int64{0, 5, 25, 40, 60} {
 		require.False(t, c.ok(id), "event %d has no entry", id)
 	}
+}
+
+// TestConcurrentWritersMerge checks that writers in separate pools (as
+// separate processes are) recording into one namespace at once, each
+// merging runs after its batches, lose and duplicate no index entry.
+func TestConcurrentWritersMerge(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		first, b := open(t, nil)
+		const writers, rounds, size = 3, 12, 10
+		stores := []*Store{first}
+		for range writers - 1 {
+			space, err := dataspace.Open(ctx, b.url, nil)
+			require.NoError(t, err)
+			t.Cleanup(func() { space.Close() })
+			s, err := Open(ctx, space, &Config{Clock: b.clock.Now})
+			require.NoError(t, err)
+			stores = append(stores, s)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, writers)
+		for w, s := range stores {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range rounds {
+					evs := sample(size)
+					for i, e := range evs {
+						e.MessageID = fmt.Sprintf("w%d-%02d-%02d", w, r, i)
+						e.Traits[0].Value = fmt.Sprintf("w%d", w)
+					}
+					if _, err := s.Record(ctx, evs); err != nil {
+						errs[w] = err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			require.NoError(t, err)
+		}
+		for _, s := range stores {
+			require.NoError(t, s.compact(ctx))
+		}
+		runs, entries := runCount(t, first, "host")
+		require.Equal(t, writers*rounds*size, entries, "every event's entry once")
+		require.Less(t, runs, writers*rounds, "the runs were merged")
+		for w := range writers {
+			n, err := first.Count(ctx, &Filter{Traits: []TraitFilter{{Name: "host", Value: fmt.Sprintf("w%d", w)}}})
+			require.NoError(t, err)
+			require.EqualValues(t, rounds*size, n, "writer %d", w)
+		}
+	})
 }

@@ -37,6 +37,7 @@ func (c *testClock) Set(t time.Time) {
 type bundle struct {
 	space *dataspace.DataSpace
 	clock *testClock
+	url   string
 }
 
 // backends runs fn once per backend with a factory of fresh stores.
@@ -65,7 +66,7 @@ func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T, cfg *C
 				}
 				s, err := Open(ctx, space, &c)
 				require.NoError(t, err)
-				return s, &bundle{space: space, clock: clock}
+				return s, &bundle{space: space, clock: clock, url: url}
 			})
 		})
 	}
