@@ -42,9 +42,10 @@ const (
 	evHosts = 100
 )
 
-// evGen returns event i of n: its time spread evenly over 24 h.
+// evGen returns event i of n: its time spread evenly over 24 h (computed
+// in microseconds: in nanoseconds, 24 h times 1,000,000 events overflows).
 func evGen(r *rand.Rand, i, n int) *events.Event {
-	gen := evStart.Add(time.Duration(int64(evSpan) * int64(i) / int64(n)))
+	gen := evStart.Add(time.Duration(evSpan.Microseconds()*int64(i)/int64(n)) * time.Microsecond)
 	host := fmt.Sprintf("host-%d", r.IntN(evHosts))
 	user := fmt.Sprintf("user-%d", r.IntN(1000))
 	state := []string{"active", "building", "deleted", "error", "paused"}[r.IntN(5)]
