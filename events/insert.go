@@ -57,7 +57,17 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		dups []string
 		runs []newRun
 	)
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	// Prepared once and reused: an unprepared statement with arguments
+	// costs lib/pq a second round trip.
+	alloc, err := s.stmt(ctx, pgAllocIDs)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	dict, err := s.stmt(ctx, pgDictionaries)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prepare: %w", err)
+	}
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids, found []string
 		for _, p := range todo {
 			if !p.fresh {
@@ -79,8 +89,11 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			return nil
 		}
 		var evIDs, runIDs pq.Int64Array
-		if err := tx.QueryRowContext(ctx, `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
-			ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`, len(kept), countRuns(kept)).Scan(&evIDs, &runIDs); err != nil {
+		st, err := inTxStmt(ctx, tx, alloc, pgAllocIDs)
+		if err != nil {
+			return fmt.Errorf("allocate event ids: %w", err)
+		}
+		if err := st.QueryRowContext(ctx, len(kept), countRuns(kept)).Scan(&evIDs, &runIDs); err != nil {
 			return fmt.Errorf("allocate event ids: %w", err)
 		}
 		for i, p := range kept {
@@ -113,16 +126,36 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		for i, k := range tt {
 			ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
 		}
-		if _, err := tx.ExecContext(ctx, `WITH t AS (
-				INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING)
-			INSERT INTO event_type_trait (namespace, event_type, name, type)
-			SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING`,
+		st, err = inTxStmt(ctx, tx, dict, pgDictionaries)
+		if err != nil {
+			return fmt.Errorf("record the event and trait types: %w", err)
+		}
+		if _, err := st.ExecContext(ctx,
 			s.ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)); err != nil {
 			return fmt.Errorf("record the event and trait types: %w", err)
 		}
 		return nil
 	})
 	return dups, runs, err
+}
+
+// The statements of insertPostgres besides its COPYs.
+const (
+	pgAllocIDs = `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
+		ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`
+	pgDictionaries = `WITH t AS (
+			INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING)
+		INSERT INTO event_type_trait (namespace, event_type, name, type)
+		SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING`
+)
+
+// inTxStmt returns st (prepared outside tx by s.stmt) for use in tx, or,
+// when the statement cache was full and st is nil, query prepared in tx.
+func inTxStmt(ctx context.Context, tx *sqlx.Tx, st *sqlx.Stmt, query string) (*sqlx.Stmt, error) {
+	if st != nil {
+		return tx.StmtxContext(ctx, st), nil
+	}
+	return tx.PreparexContext(ctx, query)
 }
 
 // copyIn runs one COPY … FROM STDIN through a prepared statement of tx.

@@ -26,6 +26,8 @@ ALTER TABLE event_trait_run ALTER COLUMN data SET STORAGE EXTERNAL;
 ALTER TABLE event_trait_run SET (toast_tuple_target = 128);
 CREATE INDEX event_trait_run_name ON event_trait_run (namespace, name, type);
 CREATE INDEX event_trait_run_expires ON event_trait_run (max_expires);
+-- Merges look for the runs of a namespace below the final size.
+CREATE INDEX event_trait_run_size ON event_trait_run (namespace, entries);
 
 -- event_trait, the per-trait index of version 2, stays for databases
 -- upgraded from it: the event store moves its rows into runs when it opens

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS event_trait_run (
 );
 CREATE INDEX IF NOT EXISTS event_trait_run_name ON event_trait_run (namespace, name, type);
 CREATE INDEX IF NOT EXISTS event_trait_run_expires ON event_trait_run (max_expires);
+-- Merges look for the runs of a namespace below the final size.
+CREATE INDEX IF NOT EXISTS event_trait_run_size ON event_trait_run (namespace, entries);
 
 -- The last event and run ids handed out (the writer takes a batch's ids
 -- before it inserts, so that it can cache the runs it writes). Ids are
