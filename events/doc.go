@@ -36,7 +36,8 @@
 // events there are; a run of 32,768 entries or more is final. Runs are
 // immutable and never reuse an id (nor do events), so each process caches
 // decoded runs by id (Config.IndexCacheBytes, 256 MiB by default) and a
-// query reads only the small listing of its traits' runs.
+// query reads only the small listing of its traits' runs (on SQLite, only
+// the newest run id while no run was written since its last listing).
 //
 // A query with trait filters takes, of its filters, the one with the
 // fewest matches: an equality filter's matches are in generated order in

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/jmoiron/sqlx"
@@ -85,6 +86,9 @@ type indexState struct {
 	// written counts the batches recorded per namespace since its last
 	// compaction.
 	written map[string]int
+	// listings are the run listings of cachedListRuns, by namespace and
+	// trait names.
+	listings map[string]listing
 }
 
 var indexStates sync.Map // *sqlx.DB → *indexState
@@ -93,7 +97,7 @@ func (s *Store) index() *indexState {
 	if st, ok := indexStates.Load(s.db); ok {
 		return st.(*indexState)
 	}
-	st := &indexState{written: map[string]int{}}
+	st := &indexState{written: map[string]int{}, listings: map[string]listing{}}
 	st.cache.max = s.indexCache
 	st.cache.byID = map[int64]*list.Element{}
 	got, _ := indexStates.LoadOrStore(s.db, st)
@@ -135,7 +139,7 @@ func (tr traitRuns) of(name string, typ TraitType) []*run {
 func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error) {
 	idx := s.index()
 	for attempt := 0; ; attempt++ {
-		metas, err := s.listRuns(ctx, names)
+		metas, err := s.cachedListRuns(ctx, names, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -169,6 +173,49 @@ func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error)
 		}
 		return out, nil
 	}
+}
+
+// listing is a listing of runs kept by cachedListRuns.
+type listing struct {
+	stamp int64
+	metas []runMeta
+}
+
+// cachedListRuns returns listRuns(names), on SQLite from the process's
+// cache while no run has been written since (unless fresh). SQLite commits
+// one writer at a time and a run's id is taken in its transaction, so
+// every run committed after a listing has a higher id than the newest the
+// listing saw. Runs removed since (merged or empty) may still be listed:
+// their entries name events that are gone or indexed again, and readers
+// check every candidate's row. On PostgreSQL, where transactions commit in
+// any order of their ids, it always lists.
+func (s *Store) cachedListRuns(ctx context.Context, names []string, fresh bool) ([]runMeta, error) {
+	if s.pg {
+		return s.listRuns(ctx, names)
+	}
+	var stamp sql.NullInt64
+	if err := s.getRead(ctx, &stamp, `SELECT MAX(id) FROM event_trait_run`); err != nil {
+		return nil, fmt.Errorf("list trait index runs: %w", err)
+	}
+	key := s.ns + "\x00" + strings.Join(names, "\x00")
+	idx := s.index()
+	idx.mu.Lock()
+	l, ok := idx.listings[key]
+	idx.mu.Unlock()
+	if ok && !fresh && l.stamp == stamp.Int64 {
+		return l.metas, nil
+	}
+	metas, err := s.listRuns(ctx, names)
+	if err != nil {
+		return nil, err
+	}
+	idx.mu.Lock()
+	if len(idx.listings) >= 1024 {
+		clear(idx.listings)
+	}
+	idx.listings[key] = listing{stamp: stamp.Int64, metas: metas}
+	idx.mu.Unlock()
+	return metas, nil
 }
 
 // listRuns lists the namespace's runs of names: id, name and type, read
