@@ -340,9 +340,13 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 		return s.queryEvents(ctx, query, args...)
 	}
 	out := []*Event{}
-	// Every candidate passed the trait filters; the others (type, message
-	// id) or a deletion since may drop some.
-	chunk := p.limit + p.limit/4 + 8
+	// Every candidate passed the trait filters and the time range; a type
+	// or message id filter may drop some, as may the marker's time or a
+	// deletion since.
+	chunk := p.limit + 8
+	if q.EventType != "" || q.MessageID != "" {
+		chunk = 2*p.limit + 16
+	}
 	var ids []int64
 	for len(out) < p.limit {
 		ids = ids[:0]
