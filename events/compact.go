@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -102,26 +101,11 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		}
 		final = final || n >= s.runFinal
 	}
-	idx := s.index()
 	var merged []newRun
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		runs := map[int64]*run{}
-		var missing []int64
-		for _, id := range ids {
-			if r := idx.cache.get(id); r != nil {
-				runs[id] = r
-			} else {
-				missing = append(missing, id)
-			}
-		}
-		if len(missing) > 0 {
-			got, err := s.readRuns(ctx, tx, missing)
-			if err != nil {
-				return err
-			}
-			for _, r := range got {
-				runs[r.id] = r
-			}
+		runs, err := s.runsByID(ctx, tx, ids)
+		if err != nil {
+			return err
 		}
 		if len(runs) < len(ids) {
 			return errMerged
@@ -141,7 +125,7 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		}
 		for gi, g := range groups {
 			lists := make([][]entry, len(g))
-			var maxExp int64
+			maxExp := g[0].MaxExp
 			for i, m := range g {
 				r := runs[m.ID]
 				for j := range r.len() {
@@ -149,9 +133,7 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 						lists[i] = append(lists[i], r.entry(j))
 					}
 				}
-				if i == 0 || m.MaxExp > maxExp {
-					maxExp = m.MaxExp
-				}
+				maxExp = max(maxExp, m.MaxExp)
 			}
 			typ := TraitType(g[0].Type)
 			if entries := mergeSorted(lists, compareEntries(typ)); len(entries) > 0 {
@@ -171,7 +153,7 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 	if err != nil {
 		return err
 	}
-	idx.cache.drop(ids)
+	s.index().cache.drop(ids)
 	s.cacheRuns(merged)
 	return nil
 }
@@ -227,16 +209,13 @@ func (s *Store) allocRunIDs(ctx context.Context, tx *sqlx.Tx, n int) ([]int64, e
 	return ids, nil
 }
 
-// upgraded records the databases whose version-2 trait index rows have
-// been moved into runs by this process.
-var upgraded sync.Map // *sqlx.DB → true
-
 // upgradeTraitIndex moves the rows of the version-2 trait index
 // (event_trait, one row per trait) of every namespace into runs, the
 // traits of up to 1,000 events per transaction, and deletes them. A
 // database that never had them costs one read per process.
 func (s *Store) upgradeTraitIndex(ctx context.Context) error {
-	if _, ok := upgraded.Load(s.db); ok {
+	idx := s.index()
+	if idx.upgraded.Load() {
 		return nil
 	}
 	for {
@@ -271,29 +250,24 @@ func (s *Store) upgradeTraitIndex(ctx context.Context) error {
 				FROM event_trait t JOIN event e ON e.id = t.event_id WHERE t.event_id BETWEEN ? AND ?`), lo, hi); err != nil {
 				return fmt.Errorf("read trait rows: %w", err)
 			}
-			type key struct {
-				ns string
-				runKey
-			}
-			var keys []key
-			entries := map[key][]entry{}
-			maxExp := map[key]int64{}
+			var namespaces []string
+			builders := map[string]*runBuilder{}
 			for _, r := range rows {
-				k := key{r.Namespace, runKey{r.Name, TraitType(r.Type)}}
-				if _, ok := entries[k]; !ok {
-					keys = append(keys, k)
+				b := builders[r.Namespace]
+				if b == nil {
+					b = &runBuilder{}
+					builders[r.Namespace] = b
+					namespaces = append(namespaces, r.Namespace)
 				}
-				entries[k] = append(entries[k], entry{s: r.VString.String, n: r.VInt.Int64, f: r.VFloat.Float64, gen: r.Generated, id: r.EventID})
-				maxExp[k] = max(maxExp[k], r.Expires)
+				b.add(runKey{r.Name, TraitType(r.Type)}, entry{s: r.VString.String, n: r.VInt.Int64, f: r.VFloat.Float64, gen: r.Generated, id: r.EventID}, r.Expires)
 			}
-			runIDs, err := s.allocRunIDs(ctx, tx, len(keys))
-			if err != nil {
-				return err
-			}
-			for i, k := range keys {
-				es := entries[k]
-				slices.SortFunc(es, compareEntries(k.typ))
-				if err := s.insertRuns(ctx, tx, k.ns, []newRun{buildRun(runIDs[i], k.name, k.typ, es, maxExp[k])}); err != nil {
+			for _, ns := range namespaces {
+				b := builders[ns]
+				runIDs, err := s.allocRunIDs(ctx, tx, len(b.keys))
+				if err != nil {
+					return err
+				}
+				if err := s.insertRuns(ctx, tx, ns, b.build(runIDs)); err != nil {
 					return err
 				}
 			}
@@ -307,7 +281,7 @@ func (s *Store) upgradeTraitIndex(ctx context.Context) error {
 			return fmt.Errorf("move the trait index rows of schema version 2 into runs: %w", err)
 		}
 		if done == 0 {
-			upgraded.Store(s.db, true)
+			idx.upgraded.Store(true)
 			return nil
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -89,6 +90,9 @@ type indexState struct {
 	// listings are the run listings of cachedListRuns, by namespace and
 	// trait names.
 	listings map[string]listing
+	// upgraded is set once this process has moved the database's
+	// version-2 trait index rows into runs (upgradeTraitIndex).
+	upgraded atomic.Bool
 }
 
 var indexStates sync.Map // *sqlx.DB → *indexState
@@ -112,12 +116,10 @@ type runMeta struct {
 	Entries int64  `db:"entries"`
 	MinID   int64  `db:"min_id"`
 	MaxID   int64  `db:"max_id"`
-	MinGen  int64  `db:"min_generated"`
-	MaxGen  int64  `db:"max_generated"`
 	MaxExp  int64  `db:"max_expires"`
 }
 
-const runMetaColumns = `id, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires`
+const runMetaColumns = `id, name, type, entries, min_id, max_id, max_expires`
 
 // traitRuns are the runs of the trait names a statement needs.
 type traitRuns map[string][]*run
@@ -137,42 +139,56 @@ func (tr traitRuns) of(name string, typ TraitType) []*run {
 // when it has them). A run merged away between the listing and the read
 // of its data makes it list again.
 func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error) {
-	idx := s.index()
 	for attempt := 0; ; attempt++ {
 		metas, err := s.cachedListRuns(ctx, names, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
-		out := traitRuns{}
-		var missing []int64
-		for _, m := range metas {
-			if r := idx.cache.get(m.ID); r != nil {
-				out[m.Name] = append(out[m.Name], r)
-			} else {
-				missing = append(missing, m.ID)
-			}
+		ids := make([]int64, len(metas))
+		for i, m := range metas {
+			ids[i] = m.ID
 		}
-		if len(missing) == 0 {
-			return out, nil
-		}
-		got, err := s.readRuns(ctx, s.db, missing)
+		runs, err := s.runsByID(ctx, s.db, ids)
 		if err != nil {
 			return nil, err
 		}
-		if len(got) < len(missing) && attempt < 5 {
+		if len(runs) < len(ids) && attempt < 5 {
 			continue
 		}
-		byID := make(map[int64]*run, len(got))
-		for _, r := range got {
-			byID[r.id] = r
-		}
+		out := traitRuns{}
 		for _, m := range metas {
-			if r := byID[m.ID]; r != nil {
+			if r := runs[m.ID]; r != nil {
 				out[m.Name] = append(out[m.Name], r)
 			}
 		}
 		return out, nil
 	}
+}
+
+// runsByID returns the runs of ids that exist, from the cache or read
+// through q (and cached).
+func (s *Store) runsByID(ctx context.Context, q queryer, ids []int64) (map[int64]*run, error) {
+	idx := s.index()
+	runs := make(map[int64]*run, len(ids))
+	var missing []int64
+	for _, id := range ids {
+		if r := idx.cache.get(id); r != nil {
+			runs[id] = r
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return runs, nil
+	}
+	got, err := s.readRuns(ctx, q, missing)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range got {
+		runs[r.id] = r
+	}
+	return runs, nil
 }
 
 // listing is a listing of runs kept by cachedListRuns.
@@ -226,17 +242,7 @@ func (s *Store) listRuns(ctx context.Context, names []string) ([]runMeta, error)
 	for _, n := range names {
 		args = append(args, n)
 	}
-	query := s.db.Rebind(`SELECT id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (` + placeholders(len(names), 1) + `)`)
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("list trait index runs: %w", err)
-	}
-	var rows *sql.Rows
-	if st != nil {
-		rows, err = st.QueryContext(ctx, args...)
-	} else {
-		rows, err = s.db.QueryContext(ctx, query, args...)
-	}
+	rows, err := s.queryRows(ctx, `SELECT id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list trait index runs: %w", err)
 	}
@@ -314,7 +320,13 @@ func (s *Store) idList(ids []int64) (string, any) {
 // cand is a candidate event: its generated time and id.
 type cand struct{ gen, id int64 }
 
-func (a cand) less(b cand) bool { return a.gen < b.gen || (a.gen == b.gen && a.id < b.id) }
+// compare orders candidates by (generated, id).
+func (a cand) compare(b cand) int {
+	if c := cmp.Compare(a.gen, b.gen); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
 
 // source is one run's matches of the driving filter, in (generated, id)
 // order: pos lists them, or, when nil, they are the positions [at, end).
@@ -340,10 +352,11 @@ type candHeap struct {
 
 func (h *candHeap) Len() int { return len(h.srcs) }
 func (h *candHeap) Less(i, j int) bool {
+	c := h.srcs[i].head().compare(h.srcs[j].head())
 	if h.desc {
-		return h.srcs[j].head().less(h.srcs[i].head())
+		return c > 0
 	}
-	return h.srcs[i].head().less(h.srcs[j].head())
+	return c < 0
 }
 func (h *candHeap) Swap(i, j int) { h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i] }
 func (h *candHeap) Push(x any)    { h.srcs = append(h.srcs, x.(*source)) }
@@ -363,40 +376,57 @@ type candIter struct {
 	peeked *cand
 }
 
-// check is a filter the candidates are checked against, in its runs.
-type check struct {
-	f    *traitFilter
+// locator finds the run that holds an event's entry, among runs of one
+// trait whose id ranges may overlap (concurrent writers on PostgreSQL
+// take ids from one sequence).
+type locator struct {
 	runs []*run // by minID
 	// upTo[i] is the largest maxID of runs[:i+1]: a run before i can hold
 	// an id only while upTo says so.
 	upTo []int64
 }
 
-// newCheck returns the check of f in runs.
-func newCheck(f *traitFilter, runs []*run) check {
+// newLocator returns the locator of runs (which it sorts).
+func newLocator(runs []*run) locator {
 	slices.SortFunc(runs, func(a, b *run) int { return cmp.Compare(a.minID, b.minID) })
-	c := check{f: f, runs: runs, upTo: make([]int64, len(runs))}
+	l := locator{runs: runs, upTo: make([]int64, len(runs))}
 	for i, r := range runs {
-		c.upTo[i] = r.maxID
+		l.upTo[i] = r.maxID
 		if i > 0 {
-			c.upTo[i] = max(c.upTo[i], c.upTo[i-1])
+			l.upTo[i] = max(l.upTo[i], l.upTo[i-1])
 		}
 	}
-	return c
+	return l
+}
+
+// find returns the run and position of event id's entry.
+func (l locator) find(id int64) (*run, int, bool) {
+	// The last run that starts at or before id, then back while a run
+	// can still reach it.
+	j := sort.Search(len(l.runs), func(i int) bool { return l.runs[i].minID > id }) - 1
+	for ; j >= 0 && l.upTo[j] >= id; j-- {
+		if i, found := l.runs[j].find(id); found {
+			return l.runs[j], i, true
+		}
+	}
+	return nil, 0, false
+}
+
+// check is a filter the candidates are checked against, in its runs.
+type check struct {
+	f *traitFilter
+	locator
+}
+
+// newCheck returns the check of f in runs.
+func newCheck(f *traitFilter, runs []*run) check {
+	return check{f: f, locator: newLocator(runs)}
 }
 
 // ok says whether the event id has the trait and it matches.
 func (c check) ok(id int64) bool {
-	// The last run that starts at or before id, then back while a run
-	// can still reach it.
-	j := sort.Search(len(c.runs), func(i int) bool { return c.runs[i].minID > id }) - 1
-	for ; j >= 0 && c.upTo[j] >= id; j-- {
-		r := c.runs[j]
-		if i, found := r.find(id); found {
-			return r.matchesAt(i, c.f)
-		}
-	}
-	return false
+	r, i, found := c.find(id)
+	return found && r.matchesAt(i, c.f)
 }
 
 // next returns the next candidate.
@@ -425,6 +455,15 @@ func (it *candIter) next() (cand, bool) {
 		}
 	}
 	return cand{}, false
+}
+
+// ids returns the ids of every candidate left.
+func (it *candIter) ids() []int64 {
+	var out []int64
+	for c, ok := it.next(); ok; c, ok = it.next() {
+		out = append(out, c.id)
+	}
+	return out
 }
 
 // peek returns the next candidate without taking it.
@@ -510,10 +549,9 @@ func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64,
 			if df.op == OpEq {
 				// Equal values are sorted by (generated, id): cut the
 				// time range out by binary search.
-				src.at, src.end = searchGen(r.gens, sp[0], sp[1], lo), searchGen(r.gens, sp[0], sp[1], hi+1)
-				if hi == math.MaxInt64 {
-					src.end = sp[1]
-				}
+				gens := r.gens[sp[0]:sp[1]]
+				src.at = sp[0] + sort.Search(len(gens), func(i int) bool { return gens[i] >= lo })
+				src.end = sp[0] + sort.Search(len(gens), func(i int) bool { return gens[i] > hi })
 			} else {
 				for i := sp[0]; i < sp[1]; i++ {
 					if g := r.gens[i]; g >= lo && g <= hi {
@@ -521,14 +559,7 @@ func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64,
 					}
 				}
 				slices.SortFunc(src.pos, func(a, b int) int {
-					ca, cb := cand{r.gens[a], r.ids[a]}, cand{r.gens[b], r.ids[b]}
-					switch {
-					case ca.less(cb):
-						return -1
-					case cb.less(ca):
-						return 1
-					}
-					return 0
+					return cand{r.gens[a], r.ids[a]}.compare(cand{r.gens[b], r.ids[b]})
 				})
 				src.at, src.end = 0, len(src.pos)
 			}
@@ -557,13 +588,6 @@ func (src *source) reverse() {
 	slices.Reverse(src.pos[src.at:src.end])
 }
 
-// searchGen returns the first position in [lo, hi) of gens (ascending
-// there) whose time is at least t.
-func searchGen(gens []int64, lo, hi int, t int64) int {
-	i, _ := slices.BinarySearch(gens[lo:hi], t)
-	return lo + i
-}
-
 // traitValues returns the values of trait name that the events of ids
 // have, from the trait index.
 func (s *Store) traitValues(ctx context.Context, name string, ids []int64) ([]Trait, error) {
@@ -571,14 +595,11 @@ func (s *Store) traitValues(ctx context.Context, name string, ids []int64) ([]Tr
 	if err != nil {
 		return nil, err
 	}
-	runs := all[name]
+	l := newLocator(all[name])
 	var out []Trait
 	for _, id := range ids {
-		for _, r := range runs {
-			if i, ok := r.find(id); ok {
-				out = append(out, r.trait(name, i))
-				break
-			}
+		if r, i, ok := l.find(id); ok {
+			out = append(out, r.trait(name, i))
 		}
 	}
 	return out, nil

@@ -204,24 +204,14 @@ func TestUpgradeFromTraitRows(t *testing.T) {
 		require.NoError(t, err)
 		for _, e := range evs {
 			for _, tr := range e.Traits {
-				var vs, vi, vf any
-				switch v := tr.Value.(type) {
-				case string:
-					vs = v
-				case int64:
-					vi = v
-				case float64:
-					vf = v
-				case time.Time:
-					vi = v.UnixMicro()
-				}
+				vs, vi, vf := v2TraitColumns(tr)
 				_, err := tx.Exec(tx.Rebind(`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float)
 					SELECT id, ?, generated, ?, ?, ?, ? FROM event WHERE message_id = ?`), tr.Name, int64(tr.Type), vs, vi, vf, e.MessageID)
 				require.NoError(t, err)
 			}
 		}
 		require.NoError(t, tx.Commit())
-		upgraded.Delete(s.db)
+		s.index().upgraded.Store(false)
 
 		s2, err := Open(ctx, b.space, &Config{Clock: b.clock.Now})
 		require.NoError(t, err)

@@ -397,32 +397,50 @@ func countRuns(kept []*pending) int {
 	return len(keys)
 }
 
-// batchRuns returns the runs of a batch of events with their ids: one per
-// trait name and type, in the order they first appear, with the run ids
-// ids (countRuns of them).
+// runBuilder groups index entries into runs, one per trait name and type,
+// in the order the keys first appear.
+type runBuilder struct {
+	keys    []runKey
+	entries map[runKey][]entry
+	maxExp  map[runKey]int64
+}
+
+// add adds the entry of an event that expires at expires to the run of k.
+func (b *runBuilder) add(k runKey, e entry, expires int64) {
+	if b.entries == nil {
+		b.entries, b.maxExp = map[runKey][]entry{}, map[runKey]int64{}
+	}
+	if _, ok := b.entries[k]; !ok {
+		b.keys = append(b.keys, k)
+		b.maxExp[k] = expires
+	}
+	b.entries[k] = append(b.entries[k], e)
+	b.maxExp[k] = max(b.maxExp[k], expires)
+}
+
+// build sorts each run's entries and encodes the runs, with the run ids
+// ids (one per key).
+func (b *runBuilder) build(ids []int64) []newRun {
+	out := make([]newRun, len(b.keys))
+	for i, k := range b.keys {
+		es := b.entries[k]
+		slices.SortFunc(es, compareEntries(k.typ))
+		out[i] = buildRun(ids[i], k.name, k.typ, es, b.maxExp[k])
+	}
+	return out
+}
+
+// batchRuns returns the runs of a batch of events with their ids, with
+// the run ids ids (countRuns of them).
 func batchRuns(kept []*pending, ids []int64) []newRun {
-	var keys []runKey
-	entries := map[runKey][]entry{}
-	maxExp := map[runKey]int64{}
+	var b runBuilder
 	for _, p := range kept {
 		gen, exp := p.ev.Generated.UnixMicro(), p.ev.Expires.UnixMicro()
 		for _, t := range p.ev.Traits {
-			k := runKey{t.Name, t.Type}
-			if _, ok := entries[k]; !ok {
-				keys = append(keys, k)
-				maxExp[k] = exp
-			}
-			entries[k] = append(entries[k], traitEntry(t, gen, p.id))
-			maxExp[k] = max(maxExp[k], exp)
+			b.add(runKey{t.Name, t.Type}, traitEntry(t, gen, p.id), exp)
 		}
 	}
-	out := make([]newRun, len(keys))
-	for i, k := range keys {
-		es := entries[k]
-		slices.SortFunc(es, compareEntries(k.typ))
-		out[i] = buildRun(ids[i], k.name, k.typ, es, maxExp[k])
-	}
-	return out
+	return b.build(ids)
 }
 
 // cacheRuns keeps runs just written in the process's cache: the next

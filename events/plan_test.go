@@ -58,10 +58,7 @@ func checkTraitPlan(t *testing.T, s *Store) {
 	require.NoError(t, err)
 	it, err := s.candidates(ctx, p.traits, math.MinInt64, math.MaxInt64, false)
 	require.NoError(t, err)
-	var ids []int64
-	for c, ok := it.next(); ok; c, ok = it.next() {
-		ids = append(ids, c.id)
-	}
+	ids := it.ids()
 	require.Len(t, ids, 15, "the index answers both trait filters: no candidate fails one")
 	from, arg := s.fromIDs(ids)
 	query, args := p.sql(from, arg, p.limit)

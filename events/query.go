@@ -209,12 +209,8 @@ func (s *Store) matching(ctx context.Context, f *Filter) (string, []any, error) 
 		if err != nil {
 			return "", nil, err
 		}
-		var ids []int64
-		for c, ok := it.next(); ok; c, ok = it.next() {
-			ids = append(ids, c.id)
-		}
 		var arg any
-		from, arg = s.fromIDs(ids)
+		from, arg = s.fromIDs(it.ids())
 		b.args = append(b.args, arg)
 	}
 	s.filterOn(&b, f)
@@ -331,11 +327,7 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 		return nil, err
 	}
 	if !p.byTime {
-		var ids []int64
-		for c, ok := it.next(); ok; c, ok = it.next() {
-			ids = append(ids, c.id)
-		}
-		from, arg := s.fromIDs(ids)
+		from, arg := s.fromIDs(it.ids())
 		query, args := p.sql(from, arg, p.limit)
 		return s.queryEvents(ctx, query, args...)
 	}
@@ -478,17 +470,7 @@ func (p *pageQuery) sql(from string, fromArg any, limit int) (string, []any) {
 // queryEvents runs a read of eventColumns and decodes each row, scanning
 // by hand: reflection would cost more than the decoding.
 func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*Event, error) {
-	query = s.db.Rebind(query)
-	st, err := s.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	var rows *sql.Rows
-	if st != nil {
-		rows, err = st.QueryContext(ctx, args...)
-	} else {
-		rows, err = s.db.QueryContext(ctx, query, args...)
-	}
+	rows, err := s.queryRows(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

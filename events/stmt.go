@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"database/sql"
 	"sync"
 
 	"github.com/jmoiron/sqlx"
@@ -49,6 +50,20 @@ func (s *Store) selectRead(ctx context.Context, dst any, query string, args ...a
 		return s.db.SelectContext(ctx, dst, query, args...)
 	}
 	return st.SelectContext(ctx, dst, args...)
+}
+
+// queryRows runs a read through the statement cache, for callers that
+// scan its rows by hand.
+func (s *Store) queryRows(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	query = s.db.Rebind(query)
+	st, err := s.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		return s.db.QueryContext(ctx, query, args...)
+	}
+	return st.QueryContext(ctx, args...)
 }
 
 // getRead runs a one-row read through the statement cache.

@@ -354,21 +354,6 @@ func NewID(t time.Time) (string, error) {
 // message_id.
 var errRace = errors.New("events: concurrent insert of the same message_id")
 
-// traitColumns returns the typed value columns of a trait.
-func traitColumns(t Trait) (vs, vi, vf any) {
-	switch v := t.Value.(type) {
-	case string:
-		return v, nil, nil
-	case int64:
-		return nil, v, nil
-	case float64:
-		return nil, nil, v
-	case time.Time:
-		return nil, v.UnixMicro(), nil
-	}
-	return nil, nil, nil
-}
-
 // dictionaries returns the event types and (type, trait, trait type)
 // triples of a batch.
 func dictionaries(todo []*pending) (types []string, tt [][3]any) {

@@ -59,17 +59,7 @@ func TestUpgradeFromVersion2(t *testing.T) {
 					e.Generated.Add(TTLDefault).UnixMicro(), int64(val.encoding), int64(val.compression), val.data, int64(val.rawSize))
 				require.NoError(t, err)
 				for _, tr := range e.Traits {
-					var vs, vi, vf any
-					switch v := tr.Value.(type) {
-					case string:
-						vs = v
-					case int64:
-						vi = v
-					case float64:
-						vf = v
-					case time.Time:
-						vi = v.UnixMicro()
-					}
+					vs, vi, vf := v2TraitColumns(tr)
 					_, err := db.Exec(db.Rebind(`INSERT INTO event_trait (event_id, name, generated, type, v_string, v_int, v_float) VALUES (?, ?, ?, ?, ?, ?, ?)`),
 						i+1, tr.Name, e.Generated.UnixMicro(), int64(tr.Type), vs, vi, vf)
 					require.NoError(t, err)
@@ -100,4 +90,20 @@ func TestUpgradeFromVersion2(t *testing.T) {
 			require.Equal(t, []string{"m000", "m003"}, ids(got), "new events take new ids")
 		})
 	}
+}
+
+// v2TraitColumns returns the value columns (v_string, v_int, v_float) of
+// a trait in the version-2 trait index.
+func v2TraitColumns(t Trait) (vs, vi, vf any) {
+	switch v := t.Value.(type) {
+	case string:
+		return v, nil, nil
+	case int64:
+		return nil, v, nil
+	case float64:
+		return nil, nil, v
+	case time.Time:
+		return nil, v.UnixMicro(), nil
+	}
+	return nil, nil, nil
 }
