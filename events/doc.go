@@ -24,6 +24,12 @@
 // never by decoding values; two small dictionary tables (event_type,
 // event_type_trait) answer the event-type and trait-type listings without
 // scanning events. Delete and Expire prune the types left without events.
+// On PostgreSQL each process keeps those listings in memory while it
+// listens on the channel strata_event_dictionaries, which every
+// transaction that changes the dictionaries notifies: the changing process
+// sees its change at once, the others when the notification arrives
+// (normally within milliseconds of the commit); while the listening
+// connection is down nothing is kept. SQLite reads them every time.
 //
 // # The trait index
 //

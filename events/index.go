@@ -93,6 +93,8 @@ type indexState struct {
 	// upgraded is set once this process has moved the database's
 	// version-2 trait index rows into runs (upgradeTraitIndex).
 	upgraded atomic.Bool
+	// dict caches the dictionaries' listings (PostgreSQL only).
+	dict dictCache
 }
 
 var indexStates sync.Map // *sqlx.DB → *indexState

@@ -56,6 +56,8 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 	var (
 		dups []string
 		runs []newRun
+		// newEntries is set when the batch added dictionary entries.
+		newEntries bool
 	)
 	// Prepared once and reused: an unprepared statement with arguments
 	// costs lib/pq a second round trip.
@@ -130,12 +132,20 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		if err != nil {
 			return fmt.Errorf("record the event and trait types: %w", err)
 		}
-		if _, err := st.ExecContext(ctx,
-			s.ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)); err != nil {
+		var added int64
+		if err := st.QueryRowContext(ctx,
+			s.ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)).Scan(&added); err != nil {
 			return fmt.Errorf("record the event and trait types: %w", err)
+		}
+		if added > 0 {
+			newEntries = true
+			return s.dictionariesChanged(ctx, tx, s.ns)
 		}
 		return nil
 	})
+	if newEntries {
+		s.dictionaries().drop()
+	}
 	return dups, runs, err
 }
 
@@ -144,9 +154,10 @@ const (
 	pgAllocIDs = `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
 		ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`
 	pgDictionaries = `WITH t AS (
-			INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING)
-		INSERT INTO event_type_trait (namespace, event_type, name, type)
-		SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING`
+			INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING RETURNING 1),
+		k AS (INSERT INTO event_type_trait (namespace, event_type, name, type)
+			SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING RETURNING 1)
+		SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM k)`
 )
 
 // inTxStmt returns st (prepared outside tx by s.stmt) for use in tx, or,

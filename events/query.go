@@ -530,21 +530,36 @@ func (s *Store) dropEmptyRuns(ctx context.Context, tx *sqlx.Tx, lo, hi int64) er
 }
 
 // pruneDictionaries drops the event types (and their trait types) that no
-// event has any more, in every namespace when ns is empty.
-func pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
+// event has any more, in every namespace when ns is empty, and tells
+// whether it dropped any; the caller then drops its cached listings after
+// the transaction (dictCache.drop).
+func (s *Store) pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) (bool, error) {
 	cond, args := "", []any{}
 	if ns != "" {
 		cond, args = "namespace = ? AND ", []any{ns}
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type WHERE `+cond+`NOT EXISTS
-		(SELECT 1 FROM event e WHERE e.namespace = event_type.namespace AND e.event_type = event_type.event_type)`), args...); err != nil {
-		return fmt.Errorf("prune event types: %w", err)
+	types, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type WHERE `+cond+`NOT EXISTS
+		(SELECT 1 FROM event e WHERE e.namespace = event_type.namespace AND e.event_type = event_type.event_type)`), args...)
+	if err != nil {
+		return false, fmt.Errorf("prune event types: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type_trait WHERE `+cond+`NOT EXISTS
-		(SELECT 1 FROM event_type t WHERE t.namespace = event_type_trait.namespace AND t.event_type = event_type_trait.event_type)`), args...); err != nil {
-		return fmt.Errorf("prune trait types: %w", err)
+	traits, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type_trait WHERE `+cond+`NOT EXISTS
+		(SELECT 1 FROM event_type t WHERE t.namespace = event_type_trait.namespace AND t.event_type = event_type_trait.event_type)`), args...)
+	if err != nil {
+		return false, fmt.Errorf("prune trait types: %w", err)
 	}
-	return nil
+	n1, err := types.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("prune event types: %w", err)
+	}
+	n2, err := traits.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("prune trait types: %w", err)
+	}
+	if n1+n2 == 0 {
+		return false, nil
+	}
+	return true, s.dictionariesChanged(ctx, tx, ns)
 }
 
 // Delete removes the events that match f, in one transaction, and
@@ -555,7 +570,10 @@ func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var n int64
+	var (
+		n      int64
+		pruned bool
+	)
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT e.id FROM `+match), args...); err != nil {
@@ -571,8 +589,13 @@ func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 		if err := s.dropEmptyRuns(ctx, tx, slices.Min(ids), slices.Max(ids)); err != nil {
 			return err
 		}
-		return pruneDictionaries(ctx, tx, s.ns)
+		p, err := s.pruneDictionaries(ctx, tx, s.ns)
+		pruned = p
+		return err
 	})
+	if pruned {
+		s.dictionaries().drop()
+	}
 	if err != nil {
 		return 0, fmt.Errorf("delete events of namespace %q: %w", s.ns, err)
 	}
@@ -683,32 +706,6 @@ func (s *Store) Watchdog(ctx context.Context, window time.Duration) ([]Activity,
 	return out, nil
 }
 
-// EventTypes returns the namespace's event types, sorted; none is an
-// empty list.
-func (s *Store) EventTypes(ctx context.Context) ([]string, error) {
-	out := []string{}
-	if err := s.selectRead(ctx, &out, `SELECT event_type FROM event_type WHERE namespace = ? ORDER BY event_type`, s.ns); err != nil {
-		return nil, fmt.Errorf("event types of namespace %q: %w", s.ns, err)
-	}
-	return out, nil
-}
-
-// TraitInfo is a trait name and type seen in events of one type.
-type TraitInfo struct {
-	Name string    `json:"name" db:"name"`
-	Type TraitType `json:"type" db:"type"`
-}
-
-// TraitTypes returns the trait names and types of an event type, sorted
-// by name; an unknown type has an empty list.
-func (s *Store) TraitTypes(ctx context.Context, eventType string) ([]TraitInfo, error) {
-	out := []TraitInfo{}
-	if err := s.selectRead(ctx, &out, `SELECT name, type FROM event_type_trait WHERE namespace = ? AND event_type = ? ORDER BY name, type`, s.ns, eventType); err != nil {
-		return nil, fmt.Errorf("trait types of event type %q in namespace %q: %w", eventType, s.ns, err)
-	}
-	return out, nil
-}
-
 // TraitValues returns up to limit distinct values of one trait among the
 // events of one type (limit zero means LimitDefault); an unknown type or
 // trait has an empty list.
@@ -750,6 +747,7 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 		var (
 			n          int
 			batchBytes int64
+			pruned     bool
 		)
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 			var got []struct {
@@ -774,10 +772,15 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 				if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait_run WHERE max_expires <= ?`), horizon); err != nil {
 					return fmt.Errorf("delete expired trait index runs: %w", err)
 				}
-				return pruneDictionaries(ctx, tx, "")
+				p, err := s.pruneDictionaries(ctx, tx, "")
+				pruned = p
+				return err
 			}
 			return nil
 		})
+		if pruned {
+			s.dictionaries().drop()
+		}
 		if err != nil {
 			return rows, bytes, fmt.Errorf("expire events before %s: %w", now.UTC().Format(time.RFC3339), err)
 		}

@@ -71,6 +71,8 @@ type Store struct {
 	// runFinal is the size from which a run is not merged again
 	// (runFinal; tests lower it).
 	runFinal int64
+	// watcher watches the dictionaries' notification channel (PostgreSQL).
+	watcher *postgres.DataSource
 }
 
 // Open returns the Store of a dataspace. It fails when the dataspace's
@@ -105,7 +107,7 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	case *sqlite.DataSource:
 		s.db = d.DB()
 	case *postgres.DataSource:
-		s.db, s.pg = d.DB(), true
+		s.db, s.pg, s.watcher = d.DB(), true, d
 	default:
 		return nil, fmt.Errorf("%w: event store: datasource %T is neither SQLite nor PostgreSQL", ErrInvalid, ds)
 	}

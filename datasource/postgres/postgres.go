@@ -129,6 +129,10 @@ type DataSource struct {
 
 	stmts stmtcache.Cache // statements prepared once on the pool
 
+	dsn     string // lib/pq's connection string, when Open built the pool
+	watchMu sync.Mutex
+	watches []*watch
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -232,6 +236,7 @@ func Open(ctx context.Context, rawURL string, cfg *Config) (*DataSource, error) 
 	db.SetConnMaxLifetime(full.MaxConnLifetime)
 	s := newDataSource(db, full)
 	s.ownsPool = true
+	s.dsn = dsn
 	s.idleConns = full.MaxIdleConns
 	if err := s.retry(ctx, "connect", func() error { return db.PingContext(ctx) }); err != nil {
 		db.Close()
@@ -277,7 +282,10 @@ func (s *DataSource) DB() *sqlx.DB { return s.db }
 // with datasource.ErrClosed. It is safe to call twice.
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
+		s.watchMu.Lock()
 		s.closed.Store(true)
+		s.watchMu.Unlock()
+		s.closeWatches()
 		s.stmts.Close()
 		if s.ownsPool {
 			s.closeErr = s.db.Close()

@@ -1,0 +1,170 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/datasource/postgres"
+	"github.com/strata-dataspace/strata/dataspace"
+)
+
+func TestDictCacheKeepsOnlyWhileListening(t *testing.T) {
+	d := &dictCache{types: map[string][]string{}}
+	reads := 0
+	list := func() []string {
+		t.Helper()
+		v, err := cachedListing(d, d.types, "ns", func() ([]string, error) {
+			reads++
+			return []string{"a"}, nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, []string{"a"}, v)
+		return v
+	}
+
+	list()
+	list()
+	require.Equal(t, 2, reads, "kept before the watch listens")
+
+	d.notice(postgres.Notice{State: postgres.NoticeListening})
+	list()
+	list()[0] = "changed by the caller"
+	list()
+	require.Equal(t, 3, reads, "not kept while listening, or the caller's copy is the cache's")
+
+	d.notice(postgres.Notice{State: postgres.NoticePayload, Payload: "ns"})
+	list()
+	require.Equal(t, 4, reads, "kept after a notification")
+
+	d.drop()
+	list()
+	require.Equal(t, 5, reads, "kept after this process changed the dictionaries")
+
+	// A read that overlaps a drop is not kept: it may predate the change.
+	_, err := cachedListing(d, d.types, "other", func() ([]string, error) {
+		reads++
+		d.drop()
+		return []string{"b"}, nil
+	})
+	require.NoError(t, err)
+	_, err = cachedListing(d, d.types, "other", func() ([]string, error) { reads++; return []string{"b"}, nil })
+	require.NoError(t, err)
+	require.Equal(t, 7, reads, "a read that raced a drop was kept")
+
+	d.notice(postgres.Notice{State: postgres.NoticeLost})
+	list()
+	list()
+	require.Equal(t, 9, reads, "kept after the watch lost its connection")
+
+	// Errors are not kept.
+	d.notice(postgres.Notice{State: postgres.NoticeListening})
+	_, err = cachedListing(d, d.types, "ns", func() ([]string, error) { return nil, errors.New("down") })
+	require.Error(t, err)
+	list()
+	require.Equal(t, 10, reads)
+}
+
+// TestDictionariesAcrossProcesses checks that the dictionaries' listings
+// of one process follow the writes of another (a second pool over the same
+// database), at once for the writer's own listings.
+func TestDictionariesAcrossProcesses(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		a, b := open(t, nil)
+		space, err := dataspace.Open(ctx, b.url, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { space.Close() })
+		other, err := Open(ctx, space, &Config{Clock: b.clock.Now})
+		require.NoError(t, err)
+
+		// On PostgreSQL, each store's notices, from its first listing on.
+		watch := func(s *Store) chan postgres.Notice {
+			ch := make(chan postgres.Notice, 256)
+			d := &s.index().dict
+			d.mu.Lock()
+			d.onNotice = func(n postgres.Notice) { ch <- n }
+			d.mu.Unlock()
+			s.dictionaries()
+			return ch
+		}
+		await := func(ch chan postgres.Notice, want postgres.NoticeState) {
+			t.Helper()
+			if !a.pg {
+				return
+			}
+			for {
+				select {
+				case n := <-ch:
+					if n.State == want {
+						return
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("no notice %d within 30s", want)
+				}
+			}
+		}
+		an, on := watch(a), watch(other)
+		await(an, postgres.NoticeListening)
+		await(on, postgres.NoticeListening)
+
+		types := func(s *Store) []string {
+			t.Helper()
+			v, err := s.EventTypes(ctx)
+			require.NoError(t, err)
+			return v
+		}
+		traits := func(s *Store, typ string) []TraitInfo {
+			t.Helper()
+			v, err := s.TraitTypes(ctx, typ)
+			require.NoError(t, err)
+			return v
+		}
+		require.Empty(t, types(a))
+		require.Empty(t, types(other))
+		require.Empty(t, traits(a, "type.a"))
+		require.Empty(t, traits(other, "type.a"))
+
+		record(t, other, sample(2))
+		require.Equal(t, []string{"type.a", "type.b"}, types(other), "the writer's own listing")
+		require.Len(t, traits(other, "type.a"), 4)
+		await(an, postgres.NoticePayload)
+		require.Equal(t, []string{"type.a", "type.b"}, types(a), "the other process's listing")
+		require.Len(t, traits(a, "type.a"), 4)
+
+		if a.pg {
+			// The listing is kept: a change that does not notify is
+			// not seen until a notification comes.
+			_, err := a.db.ExecContext(ctx, `INSERT INTO event_type (namespace, event_type) VALUES ($1, 'type.quiet')`, a.ns)
+			require.NoError(t, err)
+			require.Equal(t, []string{"type.a", "type.b"}, types(a))
+			_, err = a.db.ExecContext(ctx, `SELECT pg_notify($1, $2)`, dictChannel, a.ns)
+			require.NoError(t, err)
+			await(an, postgres.NoticePayload)
+			require.Equal(t, []string{"type.a", "type.b", "type.quiet"}, types(a))
+		}
+
+		// Deleting the last event of a type prunes it, for both.
+		n, err := other.Delete(ctx, &Filter{EventType: "type.b"})
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+		require.Equal(t, []string{"type.a"}, types(other))
+		require.Empty(t, traits(other, "type.b"))
+		await(an, postgres.NoticePayload)
+		require.Equal(t, []string{"type.a"}, types(a))
+
+		// Expiry prunes too.
+		b.clock.Set(base.Add(100 * 24 * time.Hour))
+		rows, _, err := other.Expire(ctx, b.clock.Now(), 0, false)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), rows)
+		require.Empty(t, types(other))
+		await(an, postgres.NoticePayload)
+		require.Empty(t, types(a))
+		require.Empty(t, traits(a, "type.a"))
+	})
+}
