@@ -54,6 +54,16 @@
 // the filters on time, type and message id, in chunks until the page is
 // full. String values compare byte by byte on both backends.
 //
+// # The event cache
+//
+// Event rows never change and ids are never reused, so each process also
+// keeps decoded events by id (Config.EventCacheBytes, 64 MiB by default).
+// While most of the recent pages' events were cached, a page reads only
+// its events' ids (on SQLite, a type and time window reads them from the
+// index alone) and then the rows of those not cached; otherwise it reads
+// the rows at once and caches them. Either way, which events are on a page
+// comes from the database: a deleted event is never returned.
+//
 // Deleting events leaves their entries in runs until the merge that makes
 // a run final drops them; readers check every candidate's row, and a run
 // left without any event is dropped with the last of them (Delete), or

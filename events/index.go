@@ -3,7 +3,6 @@ package events
 import (
 	"cmp"
 	"container/heap"
-	"container/list"
 	"context"
 	"database/sql"
 	"fmt"
@@ -31,59 +30,12 @@ import (
 // process keeps per database when Config.IndexCacheBytes is zero.
 const IndexCacheDefault = 256 << 20
 
-// runCache keeps decoded runs by id, evicting the least recently used
-// beyond max bytes.
-type runCache struct {
-	mu    sync.Mutex
-	max   int64
-	bytes int64
-	byID  map[int64]*list.Element
-	lru   list.List // of *run, most recent first
-}
-
-func (c *runCache) get(id int64) *run {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.byID[id]
-	if !ok {
-		return nil
-	}
-	c.lru.MoveToFront(el)
-	return el.Value.(*run)
-}
-
-func (c *runCache) put(r *run) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.byID[r.id]; ok {
-		return
-	}
-	c.byID[r.id] = c.lru.PushFront(r)
-	c.bytes += r.memBytes
-	for c.bytes > c.max && c.lru.Len() > 1 {
-		old := c.lru.Remove(c.lru.Back()).(*run)
-		delete(c.byID, old.id)
-		c.bytes -= old.memBytes
-	}
-}
-
-// drop forgets runs that no longer exist.
-func (c *runCache) drop(ids []int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, id := range ids {
-		if el, ok := c.byID[id]; ok {
-			c.bytes -= el.Value.(*run).memBytes
-			c.lru.Remove(el)
-			delete(c.byID, id)
-		}
-	}
-}
-
 // indexState is what the processes' stores over one database share.
 type indexState struct {
-	cache runCache
-	mu    sync.Mutex
+	cache lru[*run]
+	// events caches decoded events.
+	events eventCache
+	mu     sync.Mutex
 	// written counts the batches recorded per namespace since its last
 	// compaction.
 	written map[string]int
@@ -105,7 +57,8 @@ func (s *Store) index() *indexState {
 	}
 	st := &indexState{written: map[string]int{}, listings: map[string]listing{}}
 	st.cache.max = s.indexCache
-	st.cache.byID = map[int64]*list.Element{}
+	st.events.max = s.eventCache
+	st.events.missRate = 1024
 	got, _ := indexStates.LoadOrStore(s.db, st)
 	return got.(*indexState)
 }
@@ -174,7 +127,7 @@ func (s *Store) runsByID(ctx context.Context, q queryer, ids []int64) (map[int64
 	runs := make(map[int64]*run, len(ids))
 	var missing []int64
 	for _, id := range ids {
-		if r := idx.cache.get(id); r != nil {
+		if r, ok := idx.cache.get(id); ok {
 			runs[id] = r
 		} else {
 			missing = append(missing, id)
@@ -292,7 +245,7 @@ func (s *Store) readRuns(ctx context.Context, q queryer, ids []int64) ([]*run, e
 		if err != nil {
 			return nil, err
 		}
-		idx.cache.put(r)
+		idx.cache.put(r.id, r, r.memBytes)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

@@ -459,7 +459,8 @@ func batchRuns(kept []*pending, ids []int64) []newRun {
 func (s *Store) cacheRuns(runs []newRun) {
 	idx := s.index()
 	for _, nr := range runs {
-		idx.cache.put(nr.run())
+		r := nr.run()
+		idx.cache.put(r.id, r, r.memBytes)
 	}
 }
 

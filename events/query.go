@@ -310,8 +310,7 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 		return nil, err
 	}
 	if len(p.traits) == 0 {
-		query, args := p.sql(s.fromAll(&q.Filter), nil, p.limit)
-		return s.queryEvents(ctx, query, args...)
+		return s.readPage(ctx, p, s.fromAll(&q.Filter), nil, p.limit)
 	}
 	lo, hi := timeBounds(&q.Filter)
 	if p.byTime && p.marker != nil {
@@ -328,8 +327,7 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 	}
 	if !p.byTime {
 		from, arg := s.fromIDs(it.ids())
-		query, args := p.sql(from, arg, p.limit)
-		return s.queryEvents(ctx, query, args...)
+		return s.readPage(ctx, p, from, arg, p.limit)
 	}
 	out := []*Event{}
 	// Every candidate passed the trait filters and the time range; a type
@@ -364,8 +362,7 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 			break
 		}
 		from, arg := s.fromIDs(ids)
-		query, args := p.sql(from, arg, p.limit-len(out))
-		got, err := s.queryEvents(ctx, query, args...)
+		got, err := s.readPage(ctx, p, from, arg, p.limit-len(out))
 		if err != nil {
 			return nil, err
 		}
@@ -455,40 +452,142 @@ func (s *Store) page(ctx context.Context, q *Query) (*pageQuery, error) {
 	return p, nil
 }
 
-// sql returns the statement that reads up to limit events of the page
-// from from (whose one argument, if any, is fromArg), and its arguments.
-func (p *pageQuery) sql(from string, fromArg any, limit int) (string, []any) {
+// sql returns the statement that reads cols of up to limit events of the
+// page from from (whose one argument, if any, is fromArg), and its
+// arguments.
+func (p *pageQuery) sql(cols, from string, fromArg any, limit int) (string, []any) {
 	var args []any
 	if fromArg != nil {
 		args = append(args, fromArg)
 	}
 	args = append(append(args, p.where.args...), limit)
-	return `SELECT ` + eventColumns + ` FROM ` + from + ` WHERE ` + p.where.where() +
+	return `SELECT ` + cols + ` FROM ` + from + ` WHERE ` + p.where.where() +
 		` ORDER BY ` + p.order + ` LIMIT ?`, args
 }
 
-// queryEvents runs a read of eventColumns and decodes each row, scanning
-// by hand: reflection would cost more than the decoding.
-func (s *Store) queryEvents(ctx context.Context, query string, args ...any) ([]*Event, error) {
+// The select lists of a page's statements: its events' ids, or their ids
+// and rows.
+const (
+	idColumn       = `e.id`
+	idEventColumns = `e.id, ` + eventColumns
+)
+
+// readPage reads up to limit events of the page p from from (whose one
+// argument, if any, is fromArg), in the page's order. While most of the
+// recent pages' events were in the process's event cache, it reads the
+// page's ids first (on SQLite, a filter without traits reads them from an
+// index alone) and then only the rows it has not cached; otherwise it
+// reads the rows at once, and caches them.
+func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg any, limit int) ([]*Event, error) {
+	cache := &s.index().events
+	idsFirst := cache.idsFirst()
+	switch s.pageMode {
+	case pageRows:
+		idsFirst = false
+	case pageIDs:
+		idsFirst = true
+	}
+	if idsFirst {
+		out, ok, err := s.readIDsFirst(ctx, p, from, fromArg, limit)
+		if err != nil || ok {
+			return out, err
+		}
+		// An event went between the two reads: read the rows at once.
+	}
+	query, args := p.sql(idEventColumns, from, fromArg, limit)
 	rows, err := s.queryRows(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	out := []*Event{}
+	misses := 0
 	for rows.Next() {
-		var r eventRow
-		if err := rows.Scan(&r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
-			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
-			return nil, err
-		}
-		e, err := r.event()
+		_, e, hit, err := scanEvent(rows, cache)
 		if err != nil {
 			return nil, err
 		}
+		if !hit {
+			misses++
+		}
 		out = append(out, e)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	cache.observe(misses, len(out))
+	return out, nil
+}
+
+// readIDsFirst reads the ids of the page, then the rows of those not
+// cached. ok is false when one of those is gone by then.
+func (s *Store) readIDsFirst(ctx context.Context, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ok bool, err error) {
+	cache := &s.index().events
+	query, args := p.sql(idColumn, from, fromArg, limit)
+	var ids []int64
+	if err := s.selectRead(ctx, &ids, query, args...); err != nil {
+		return nil, false, err
+	}
+	out = make([]*Event, len(ids))
+	var miss []int64
+	for i, id := range ids {
+		if e, hit := cache.get(id); hit {
+			out[i] = e
+		} else {
+			miss = append(miss, id)
+		}
+	}
+	cache.observe(len(miss), len(ids))
+	if len(miss) == 0 {
+		return out, true, nil
+	}
+	if s.beforeMisses != nil {
+		s.beforeMisses()
+	}
+	byID, arg := s.fromIDs(miss)
+	rows, err := s.queryRows(ctx, `SELECT `+idEventColumns+` FROM `+byID, arg)
+	if err != nil {
+		return nil, false, err
+	}
+	defer rows.Close()
+	got := make(map[int64]*Event, len(miss))
+	for rows.Next() {
+		id, e, _, err := scanEvent(rows, cache)
+		if err != nil {
+			return nil, false, err
+		}
+		got[id] = e
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, err
+	}
+	if len(got) < len(miss) {
+		return nil, false, nil
+	}
+	for i, id := range ids {
+		if out[i] == nil {
+			out[i] = got[id]
+		}
+	}
+	return out, true, nil
+}
+
+// scanEvent scans a row of idEventColumns. Its event comes from the cache
+// when that holds its id (hit); else it is decoded, and cached.
+func scanEvent(rows *sql.Rows, cache *eventCache) (id int64, e *Event, hit bool, err error) {
+	var r eventRow
+	if err := rows.Scan(&id, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
+		&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
+		return 0, nil, false, err
+	}
+	if e, ok := cache.get(id); ok {
+		return id, e, true, nil
+	}
+	if e, err = r.event(); err != nil {
+		return 0, nil, false, err
+	}
+	cache.keep(id, e)
+	return id, e, false, nil
 }
 
 // Count returns how many events match f.
@@ -513,6 +612,8 @@ func (s *Store) deleteIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event WHERE id IN (SELECT c.id FROM `+list+`)`), arg); err != nil {
 		return fmt.Errorf("delete events: %w", err)
 	}
+	// They are not read again (ids are never reused): free their memory.
+	s.index().events.drop(ids)
 	return nil
 }
 

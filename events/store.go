@@ -56,6 +56,11 @@ type Config struct {
 	// per database (the first store opened over a database sets it). Zero
 	// means IndexCacheDefault.
 	IndexCacheBytes int64
+	// EventCacheBytes caps the decoded events a process keeps per
+	// database, so that pages of events read again cost only their ids
+	// (the first store opened over a database sets it). Zero means
+	// EventCacheDefault.
+	EventCacheBytes int64
 }
 
 // Store records and queries the events of one namespace. It is safe for
@@ -68,9 +73,15 @@ type Store struct {
 	maxLimit   int
 	clock      func() time.Time
 	indexCache int64
+	eventCache int64
 	// runFinal is the size from which a run is not merged again
 	// (runFinal; tests lower it).
 	runFinal int64
+	// pageMode, when set (by tests), makes readPage read pages one way.
+	pageMode int
+	// beforeMisses, when set (by tests), runs before a page read ids
+	// first reads the rows it has not cached.
+	beforeMisses func()
 	// watcher watches the dictionaries' notification channel (PostgreSQL).
 	watcher *postgres.DataSource
 }
@@ -102,7 +113,7 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	if cfg != nil {
 		c = *cfg
 	}
-	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock, indexCache: c.IndexCacheBytes, runFinal: runFinal}
+	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock, indexCache: c.IndexCacheBytes, eventCache: c.EventCacheBytes, runFinal: runFinal}
 	switch d := ds.(type) {
 	case *sqlite.DataSource:
 		s.db = d.DB()
@@ -131,6 +142,12 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	}
 	if s.indexCache == 0 {
 		s.indexCache = IndexCacheDefault
+	}
+	if s.eventCache == 0 {
+		s.eventCache = EventCacheDefault
+	}
+	if s.eventCache < 0 {
+		return nil, fmt.Errorf("%w: event store: negative EventCacheBytes %d", ErrInvalid, s.eventCache)
 	}
 	if s.indexCache < 0 {
 		return nil, fmt.Errorf("%w: event store: negative IndexCacheBytes %d", ErrInvalid, s.indexCache)

@@ -1,0 +1,159 @@
+package events
+
+import (
+	"container/list"
+	"slices"
+	"sync"
+)
+
+// lru keeps values by id up to max bytes, evicting the least recently
+// used. The zero value with max set is ready to use.
+type lru[V any] struct {
+	mu    sync.Mutex
+	max   int64
+	bytes int64
+	byID  map[int64]*list.Element
+	order list.List // of *lruEntry[V], most recent first
+}
+
+type lruEntry[V any] struct {
+	id    int64
+	v     V
+	bytes int64
+}
+
+func (c *lru[V]) get(id int64) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.byID[id]
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	c.order.MoveToFront(el)
+	return el.Value.(*lruEntry[V]).v, true
+}
+
+// put keeps v under id (the first value put under an id stays), which
+// holds about bytes of memory.
+func (c *lru[V]) put(id int64, v V, bytes int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.byID[id]; ok {
+		return
+	}
+	if c.byID == nil {
+		c.byID = map[int64]*list.Element{}
+	}
+	c.byID[id] = c.order.PushFront(&lruEntry[V]{id: id, v: v, bytes: bytes})
+	c.bytes += bytes
+	for c.bytes > c.max && c.order.Len() > 1 {
+		old := c.order.Remove(c.order.Back()).(*lruEntry[V])
+		delete(c.byID, old.id)
+		c.bytes -= old.bytes
+	}
+}
+
+// ids lists the ids kept.
+func (c *lru[V]) ids() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int64, 0, len(c.byID))
+	for id := range c.byID {
+		out = append(out, id)
+	}
+	return out
+}
+
+// drop forgets ids (that no longer exist).
+func (c *lru[V]) drop(ids []int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if el, ok := c.byID[id]; ok {
+			c.bytes -= el.Value.(*lruEntry[V]).bytes
+			c.order.Remove(el)
+			delete(c.byID, id)
+		}
+	}
+}
+
+// The values of Store.pageMode: adaptive (zero), always rows at once,
+// always ids first.
+const (
+	pageRows = 1 + iota
+	pageIDs
+)
+
+// EventCacheDefault is how many bytes of decoded events a process keeps
+// per database when Config.EventCacheBytes is zero.
+const EventCacheDefault = 64 << 20
+
+// eventCache keeps decoded events by id. That is safe because an event
+// row never changes and no id is ever used twice: an id read from a live
+// row names the same event as when it was cached. Whether it is still
+// live is always read from the database (see readPage).
+type eventCache struct {
+	lru[*Event]
+	// missRate is the share of a page's events that were not cached, in
+	// 1/1024ths, averaged over the recent pages: while it is high, pages
+	// read whole rows at once rather than ids first.
+	missRate int64
+	rateMu   sync.Mutex
+}
+
+// get returns the caller's own copy of the event cached under id.
+func (c *eventCache) get(id int64) (*Event, bool) {
+	e, ok := c.lru.get(id)
+	if !ok {
+		return nil, false
+	}
+	return e.clone(), true
+}
+
+// keep caches a copy of e under id.
+func (c *eventCache) keep(id int64, e *Event) {
+	c.put(id, e.clone(), e.memBytes())
+}
+
+// observe records that misses of n events of a page were not cached and
+// tells whether the next page should read ids first.
+func (c *eventCache) observe(misses, n int) {
+	if n == 0 {
+		return
+	}
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
+	c.missRate += (int64(misses)*1024/int64(n) - c.missRate) / 8
+}
+
+// idsFirst tells whether pages should read ids first: while most of the
+// recent pages' events were cached.
+func (c *eventCache) idsFirst() bool {
+	c.rateMu.Lock()
+	defer c.rateMu.Unlock()
+	return c.missRate < 512
+}
+
+// clone returns a copy of e that shares nothing mutable with it (trait
+// values are strings, numbers and times).
+func (e *Event) clone() *Event {
+	c := *e
+	c.Traits = slices.Clone(e.Traits)
+	c.Raw = slices.Clone(e.Raw)
+	return &c
+}
+
+// memBytes estimates the memory e holds.
+func (e *Event) memBytes() int64 {
+	n := 200 + len(e.MessageID) + len(e.EventType) + len(e.Source) + len(e.Raw)
+	for _, t := range e.Traits {
+		n += 56 + len(t.Name)
+		if s, ok := t.Value.(string); ok {
+			n += 16 + len(s)
+		} else {
+			n += 16
+		}
+	}
+	return int64(n)
+}

@@ -1,0 +1,157 @@
+package events
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
+	c := lru[string]{max: 10}
+	c.put(1, "a", 4)
+	c.put(2, "b", 4)
+	_, ok := c.get(1) // 2 is now the least recently used
+	require.True(t, ok)
+	c.put(3, "c", 4)
+	_, ok = c.get(2)
+	require.False(t, ok, "the least recently used stayed beyond max")
+	v, ok := c.get(1)
+	require.True(t, ok)
+	require.Equal(t, "a", v)
+	c.put(1, "other", 4)
+	v, _ = c.get(1)
+	require.Equal(t, "a", v, "the first value put under an id stays")
+	c.drop([]int64{1, 3})
+	require.Zero(t, c.bytes)
+	require.Zero(t, c.order.Len())
+}
+
+// pageQueries are queries of every shape over hosts(): with and without
+// trait filters, time, type and message id filters, in every order.
+func pageQueries() []*Query {
+	window := Filter{Start: base.Add(time.Hour), End: base.Add(5 * time.Hour)}
+	traits := []TraitFilter{{Name: "host", Value: "h3"}, {Name: "count", Op: OpGt, Type: TypeInteger, Value: int64(100)}}
+	desc := []SortKey{{Field: FieldGenerated, Desc: true}}
+	byID := []SortKey{{Field: FieldMessageID, Desc: true}}
+	return []*Query{
+		{Limit: 7},
+		{Limit: 7, Sort: desc},
+		{Limit: 7, Sort: byID},
+		{Limit: 5, Filter: Filter{Start: window.Start, End: window.End, EventType: "type.a"}},
+		{Limit: 5, Filter: Filter{Start: window.Start, End: window.End, EventType: "type.b"}, Sort: desc},
+		{Limit: 3, Filter: Filter{MessageID: "m123"}},
+		{Limit: 4, Filter: Filter{Traits: traits}},
+		{Limit: 4, Filter: Filter{Traits: traits}, Sort: desc},
+		{Limit: 4, Filter: Filter{Traits: traits}, Sort: byID},
+		{Limit: 4, Filter: Filter{Traits: traits[:1], EventType: "type.b"}},
+		{Limit: 4, Filter: Filter{Traits: traits[1:], Start: window.Start, End: window.End}, Sort: desc},
+	}
+}
+
+// allPages reads every page of q, following the markers.
+func allPages(t *testing.T, s *Store, q *Query) []*Event {
+	t.Helper()
+	var out []*Event
+	page := *q
+	for range 500 {
+		got, err := s.Query(context.Background(), &page)
+		require.NoError(t, err)
+		out = append(out, got...)
+		if len(got) < page.Limit {
+			return out
+		}
+		page.Marker = got[len(got)-1].MessageID
+	}
+	t.Fatal("more than 500 pages")
+	return nil
+}
+
+// TestPageReadModes checks that pages read ids first, from the event cache
+// or not, are the pages read as rows at once, and that an event deleted
+// between the two reads of ids first is not returned nor leaves its page
+// short.
+func TestPageReadModes(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		record(t, s, hosts())
+		clearCache := func() { s.index().events.drop(s.index().events.ids()) }
+
+		for _, q := range pageQueries() {
+			s.pageMode = pageRows
+			clearCache()
+			want := allPages(t, s, q)
+			require.NotEmpty(t, want, "%+v", q)
+			if q.MessageID == "" {
+				require.Greater(t, len(want), q.Limit, "%+v has one page only", q)
+			}
+			require.Equal(t, want, allPages(t, s, q), "rows at once, cached: %+v", q)
+
+			s.pageMode = pageIDs
+			require.Equal(t, want, allPages(t, s, q), "ids first, cached: %+v", q)
+			clearCache()
+			require.Equal(t, want, allPages(t, s, q), "ids first, not cached: %+v", q)
+		}
+
+		// An event of the page is deleted between the page's ids and its
+		// rows: the page is read again, without it and full.
+		other, err := Open(ctx, b.space, &Config{Clock: b.clock.Now})
+		require.NoError(t, err)
+		q := &Query{Limit: 10, Filter: Filter{EventType: "type.a"}}
+		s.pageMode = pageRows
+		before, err := s.Query(ctx, q)
+		require.NoError(t, err)
+		gone := before[3].MessageID
+		s.pageMode = pageIDs
+		clearCache()
+		s.beforeMisses = func() {
+			s.beforeMisses = nil
+			n, err := other.Delete(ctx, &Filter{MessageID: gone})
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n)
+		}
+		got, err := s.Query(ctx, q)
+		require.NoError(t, err)
+		require.Nil(t, s.beforeMisses, "the page did not read ids first")
+		require.Len(t, got, 10)
+		require.Equal(t, before[:3], got[:3])
+		require.Equal(t, before[4:], got[3:9])
+		require.NotEqual(t, gone, got[9].MessageID)
+
+		// The events returned are the caller's: changing them changes
+		// no later page, whether they were cached or not.
+		for _, mode := range []int{pageRows, pageIDs} {
+			s.pageMode = mode
+			clearCache()
+			for range 2 {
+				got, err := s.Query(ctx, q)
+				require.NoError(t, err)
+				got[0].Traits[0].Value = "changed"
+				got[0].Raw[0] = ' '
+			}
+			again, err := s.Query(ctx, q)
+			require.NoError(t, err)
+			require.Equal(t, before[0], again[0], "mode %d", mode)
+		}
+	})
+}
+
+// TestPageReadModeFollowsHits checks that pages read ids first once most
+// of their events were cached, and rows at once while most were not.
+func TestPageReadModeFollowsHits(t *testing.T) {
+	c := &eventCache{missRate: 1024}
+	require.False(t, c.idsFirst(), "ids first with nothing cached")
+	for range 10 {
+		c.observe(0, 100)
+	}
+	require.True(t, c.idsFirst(), "rows at once after pages that were all cached")
+	for range 10 {
+		c.observe(90, 100)
+	}
+	require.False(t, c.idsFirst(), "ids first after pages that were mostly not cached")
+	c.observe(0, 0)
+	require.False(t, c.idsFirst(), "an empty page changed the rate")
+}
