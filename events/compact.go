@@ -60,7 +60,12 @@ func (s *Store) afterRecord(ctx context.Context) {
 func (s *Store) compact(ctx context.Context) error {
 	for range 8 {
 		var metas []runMeta
-		if err := s.selectRead(ctx, &metas, `SELECT `+runMetaColumns+` FROM event_trait_run WHERE namespace = ? AND entries < ? ORDER BY id`, s.ns, s.runFinal); err != nil {
+		list := `SELECT ` + runMetaColumns + ` FROM event_trait_run WHERE namespace = ? AND entries < ? ORDER BY id`
+		if s.pg {
+			// The function pins a plain index scan (migration 0004).
+			list = `SELECT ` + runMetaColumns + ` FROM strata_event_merge_runs(?, ?)`
+		}
+		if err := s.selectRead(ctx, &metas, list, s.ns, s.runFinal); err != nil {
 			return fmt.Errorf("list trait index runs to merge: %w", err)
 		}
 		type tierKey struct {

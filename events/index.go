@@ -192,12 +192,21 @@ func (s *Store) cachedListRuns(ctx context.Context, names []string, fresh bool) 
 // listRuns lists the namespace's runs of names: id, name and type, read
 // by hand (reflection would cost more than the query).
 func (s *Store) listRuns(ctx context.Context, names []string) ([]runMeta, error) {
-	args := make([]any, 0, 1+len(names))
-	args = append(args, s.ns)
-	for _, n := range names {
-		args = append(args, n)
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if s.pg {
+		// The function pins a plain index scan (migration 0004).
+		rows, err = s.queryRows(ctx, `SELECT id, name, type FROM strata_event_runs(?, ?)`, s.ns, pq.StringArray(names))
+	} else {
+		args := make([]any, 0, 1+len(names))
+		args = append(args, s.ns)
+		for _, n := range names {
+			args = append(args, n)
+		}
+		rows, err = s.queryRows(ctx, `SELECT id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...)
 	}
-	rows, err := s.queryRows(ctx, `SELECT id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list trait index runs: %w", err)
 	}

@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
 // planRows sums, over the nodes of an EXPLAIN (ANALYZE, FORMAT JSON) plan
@@ -161,4 +165,66 @@ func TestTypeQueryPlan(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 12, n)
 	})
+}
+
+// TestRunListingPlanOnPostgres checks that PostgreSQL lists the trait
+// index runs with a plain index scan even when its statistics predate a
+// churn of merges (which leaves dead rows): a bitmap scan would visit the
+// page of every dead row on every listing, an index scan skips them after
+// it met them once.
+func TestRunListingPlanOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	space, err := dataspace.Open(ctx, pgtest.NewDatabase(t), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { space.Close() })
+	s, err := Open(ctx, space, nil)
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO event_trait_run (namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data)
+		SELECT $1, 'n' || (g % 8), 1, g, g, g, 0, 0, 0, '\x00' FROM generate_series(1, 20000) g`, s.ns)
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, `ANALYZE event_trait_run`)
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, `DELETE FROM event_trait_run WHERE entries > 80`)
+	require.NoError(t, err)
+
+	metas, err := s.listRuns(ctx, []string{"n1", "n2"})
+	require.NoError(t, err)
+	require.Len(t, metas, 20)
+
+	// The functions' own settings, applied to their statements.
+	for fn, query := range map[string]string{
+		"strata_event_runs":       `SELECT r.id, r.name, r.type FROM event_trait_run r WHERE r.namespace = $1 AND r.name = ANY ($2)`,
+		"strata_event_merge_runs": `SELECT r.id FROM event_trait_run r WHERE r.namespace = $1 AND r.entries < $2 ORDER BY r.id`,
+	} {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		var settings []string
+		require.NoError(t, tx.GetContext(ctx, pq.Array(&settings), `SELECT proconfig FROM pg_proc WHERE proname = $1`, fn))
+		for _, kv := range settings {
+			name, value, _ := strings.Cut(kv, "=")
+			_, err := tx.ExecContext(ctx, `SELECT set_config($1, $2, true)`, name, value)
+			require.NoError(t, err)
+		}
+		var args []any
+		if fn == "strata_event_runs" {
+			args = []any{s.ns, pq.StringArray{"n1", "n2"}}
+		} else {
+			args = []any{s.ns, int64(32768)}
+		}
+		rows, err := tx.QueryContext(ctx, `EXPLAIN `+query, args...)
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var line string
+			require.NoError(t, rows.Scan(&line))
+			plan = append(plan, line)
+		}
+		require.NoError(t, rows.Err())
+		require.NoError(t, tx.Rollback())
+		joined := strings.Join(plan, "\n")
+		require.Contains(t, joined, "Index Scan", "%s: %s", fn, joined)
+		require.NotContains(t, joined, "Bitmap", "%s: %s", fn, joined)
+		require.NotContains(t, joined, "Seq Scan", "%s: %s", fn, joined)
+	}
 }

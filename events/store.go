@@ -36,8 +36,9 @@ const (
 
 // SchemaVersion is the datasource schema version the event store needs:
 // migration 0002_events.sql of both backends holds the event tables,
-// 0003_event_trait_runs.sql the trait index runs.
-const SchemaVersion = 3
+// 0003_event_trait_runs.sql the trait index runs, and 0004 how PostgreSQL
+// lists them.
+const SchemaVersion = 4
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
