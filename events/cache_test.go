@@ -155,3 +155,29 @@ func TestPageReadModeFollowsHits(t *testing.T) {
 	c.observe(0, 0)
 	require.False(t, c.idsFirst(), "an empty page changed the rate")
 }
+
+// TestStateReleasedOnClose checks that a database's caches and prepared
+// statements go when its datasource closes, so that a process opening
+// many databases does not keep them all.
+func TestStateReleasedOnClose(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		record(t, s, hosts())
+		_, err := s.Query(ctx, &Query{Filter: Filter{Traits: []TraitFilter{{Name: "host", Value: "h3"}}}})
+		require.NoError(t, err)
+		_, err = s.EventTypes(ctx)
+		require.NoError(t, err)
+		_, held := indexStates.Load(s.db)
+		require.True(t, held, "no index state while open")
+		_, held = stmtCaches.Load(s.db)
+		require.True(t, held, "no statement cache while open")
+
+		require.NoError(t, b.space.Close())
+		_, held = indexStates.Load(s.db)
+		require.False(t, held, "the index state outlived its datasource")
+		_, held = stmtCaches.Load(s.db)
+		require.False(t, held, "the statement cache outlived its datasource")
+	})
+}

@@ -59,7 +59,12 @@ func (s *Store) index() *indexState {
 	st.cache.max = s.indexCache
 	st.events.max = s.eventCache
 	st.events.missRate = 1024
-	got, _ := indexStates.LoadOrStore(s.db, st)
+	got, loaded := indexStates.LoadOrStore(s.db, st)
+	if !loaded {
+		// Released with the datasource.
+		db := s.db
+		s.closer.OnClose(func() { indexStates.CompareAndDelete(db, st) })
+	}
 	return got.(*indexState)
 }
 

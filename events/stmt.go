@@ -14,7 +14,8 @@ import (
 // planning cost more than running a query that reads one page of events.
 // The cache is per *sqlx.DB (every Store over the same datasource shares
 // it) and holds at most stmtCacheMax statements, since query texts vary
-// with the filters; queries beyond that run unprepared.
+// with the filters; queries beyond that run unprepared. It is closed and
+// released when the datasource closes, as is the index state (index.go).
 
 const stmtCacheMax = 512
 
@@ -23,7 +24,15 @@ var stmtCaches sync.Map // *sqlx.DB → *stmtcache.Cache
 func (s *Store) stmtCache() *stmtcache.Cache {
 	c, ok := stmtCaches.Load(s.db)
 	if !ok {
-		c, _ = stmtCaches.LoadOrStore(s.db, &stmtcache.Cache{Max: stmtCacheMax})
+		mine := &stmtcache.Cache{Max: stmtCacheMax}
+		var loaded bool
+		if c, loaded = stmtCaches.LoadOrStore(s.db, mine); !loaded {
+			db := s.db
+			s.closer.OnClose(func() {
+				stmtCaches.CompareAndDelete(db, mine)
+				mine.Close()
+			})
+		}
 	}
 	return c.(*stmtcache.Cache)
 }

@@ -83,6 +83,9 @@ type Store struct {
 	// beforeMisses, when set (by tests), runs before a page read ids
 	// first reads the rows it has not cached.
 	beforeMisses func()
+	// closer releases the per-database state (index, caches, statements)
+	// when the datasource closes.
+	closer interface{ OnClose(func()) }
 	// watcher watches the dictionaries' notification channel (PostgreSQL).
 	watcher *postgres.DataSource
 }
@@ -117,9 +120,9 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock, indexCache: c.IndexCacheBytes, eventCache: c.EventCacheBytes, runFinal: runFinal}
 	switch d := ds.(type) {
 	case *sqlite.DataSource:
-		s.db = d.DB()
+		s.db, s.closer = d.DB(), d
 	case *postgres.DataSource:
-		s.db, s.pg, s.watcher = d.DB(), true, d
+		s.db, s.pg, s.watcher, s.closer = d.DB(), true, d, d
 	default:
 		return nil, fmt.Errorf("%w: event store: datasource %T is neither SQLite nor PostgreSQL", ErrInvalid, ds)
 	}

@@ -134,6 +134,7 @@ type DataSource struct {
 	watches []*watch
 
 	closed    atomic.Bool
+	hooks     datasource.CloseHooks // run by Close, before the pools close
 	closeOnce sync.Once
 	closeErr  error
 
@@ -275,6 +276,11 @@ func redacted(raw string) string {
 	return "(unparsable url)"
 }
 
+// OnClose registers fn to run when the DataSource closes, before its pools
+// do (at once when it is closed already): for layers that keep state per
+// pool, such as prepared statements and caches.
+func (s *DataSource) OnClose(fn func()) { s.hooks.OnClose(fn) }
+
 // DB returns the pool, for benchmarks and tools that need raw SQL.
 func (s *DataSource) DB() *sqlx.DB { return s.db }
 
@@ -282,6 +288,7 @@ func (s *DataSource) DB() *sqlx.DB { return s.db }
 // with datasource.ErrClosed. It is safe to call twice.
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
+		s.hooks.Run()
 		s.watchMu.Lock()
 		s.closed.Store(true)
 		s.watchMu.Unlock()

@@ -49,6 +49,7 @@ type DataSource struct {
 	stmts  stmtcache.Cache // statements prepared on r
 	wstmts stmtcache.Cache // statements prepared on w
 
+	hooks     datasource.CloseHooks // run by Close, before the pools close
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -206,6 +207,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*DataSource, error) {
 // Close closes both pools. It is safe to call twice.
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
+		s.hooks.Run()
 		s.stmts.Close()
 		s.wstmts.Close()
 		err := s.w.Close()
@@ -264,6 +266,11 @@ func (s *DataSource) sel(ctx context.Context, dst any, q string, args ...any) er
 // for an in-memory database), for tools that read with raw SQL beside a
 // writer.
 func (s *DataSource) Reader() *sqlx.DB { return s.r }
+
+// OnClose registers fn to run when the DataSource closes, before its pools
+// do (at once when it is closed already): for layers that keep state per
+// pool, such as prepared statements and caches.
+func (s *DataSource) OnClose(fn func()) { s.hooks.OnClose(fn) }
 
 // DB returns the writer pool, for benchmarks and tools that need raw SQL.
 func (s *DataSource) DB() *sqlx.DB { return s.w }
