@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 )
 
@@ -171,13 +172,49 @@ func TestStateReleasedOnClose(t *testing.T) {
 		require.NoError(t, err)
 		_, held := indexStates.Load(s.db)
 		require.True(t, held, "no index state while open")
-		_, held = stmtCaches.Load(s.db)
-		require.True(t, held, "no statement cache while open")
+		for _, db := range []*sqlx.DB{s.db, s.rdb} {
+			_, held = stmtCaches.Load(db)
+			require.True(t, held, "no statement cache while open")
+		}
 
 		require.NoError(t, b.space.Close())
 		_, held = indexStates.Load(s.db)
 		require.False(t, held, "the index state outlived its datasource")
-		_, held = stmtCaches.Load(s.db)
-		require.False(t, held, "the statement cache outlived its datasource")
+		for _, db := range []*sqlx.DB{s.db, s.rdb} {
+			_, held = stmtCaches.Load(db)
+			require.False(t, held, "a statement cache outlived its datasource")
+		}
+	})
+}
+
+// TestReadsDoNotWaitForWrites checks that queries run while a write
+// transaction holds SQLite's one writer connection (a long Expire or a
+// big batch, say).
+func TestReadsDoNotWaitForWrites(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		s, _ := open(t, nil)
+		record(t, s, hosts())
+		tx, err := s.db.BeginTxx(context.Background(), nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		_, err = tx.Exec(tx.Rebind(`DELETE FROM event WHERE message_id = ?`), "m001")
+		require.NoError(t, err)
+
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		got, err := s.Query(ctx, &Query{Limit: 5, Filter: Filter{Traits: []TraitFilter{{Name: "host", Value: "h1"}}}})
+		require.NoError(t, err)
+		require.Len(t, got, 5)
+		require.Equal(t, "m001", got[0].MessageID, "a read saw an uncommitted delete")
+		n, err := s.Count(ctx, nil)
+		require.NoError(t, err)
+		require.EqualValues(t, 400, n)
+		e, err := s.Get(ctx, "m001")
+		require.NoError(t, err)
+		require.Equal(t, "type.b", e.EventType)
+		types, err := s.EventTypes(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"type.a", "type.b"}, types)
 	})
 }

@@ -108,7 +108,7 @@ func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error)
 		for i, m := range metas {
 			ids[i] = m.ID
 		}
-		runs, err := s.runsByID(ctx, s.db, ids)
+		runs, err := s.runsByID(ctx, s.rdb, ids)
 		if err != nil {
 			return nil, err
 		}

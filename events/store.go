@@ -67,7 +67,8 @@ type Config struct {
 // Store records and queries the events of one namespace. It is safe for
 // concurrent use.
 type Store struct {
-	db         *sqlx.DB
+	db         *sqlx.DB // writes and transactions
+	rdb        *sqlx.DB // reads: SQLite's readers, PostgreSQL's one pool
 	pg         bool
 	ns         string
 	ttl        time.Duration
@@ -120,9 +121,10 @@ func New(ds datasource.DataSource, cfg *Config) (*Store, error) {
 	s := &Store{ns: c.Namespace, ttl: c.TTL, maxLimit: c.MaxLimit, clock: c.Clock, indexCache: c.IndexCacheBytes, eventCache: c.EventCacheBytes, runFinal: runFinal}
 	switch d := ds.(type) {
 	case *sqlite.DataSource:
-		s.db, s.closer = d.DB(), d
+		s.db, s.rdb, s.closer = d.DB(), d.Reader(), d
 	case *postgres.DataSource:
 		s.db, s.pg, s.watcher, s.closer = d.DB(), true, d, d
+		s.rdb = s.db
 	default:
 		return nil, fmt.Errorf("%w: event store: datasource %T is neither SQLite nor PostgreSQL", ErrInvalid, ds)
 	}
