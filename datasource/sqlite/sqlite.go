@@ -61,6 +61,14 @@ var _ datasource.DataSource = (*DataSource)(nil)
 // the WAL before its commit.
 const WriterCacheKiB = 65536
 
+// ReadersCacheKiB is the page cache the reader connections share, in KiB:
+// each of them gets ReadersCacheKiB divided by their number, and at least
+// SQLite's default of 2,000 KiB. Reads that find their pages there skip a
+// read of the file.
+const ReadersCacheKiB = 65536
+
+func readerCacheKiB(readers int) int { return max(2000, ReadersCacheKiB/readers) }
+
 // MemoryPath is the path of a private in-memory database.
 const MemoryPath = ":memory:"
 
@@ -194,6 +202,7 @@ func Open(ctx context.Context, path string, cfg *Config) (*DataSource, error) {
 		rp.Add("_pragma", v)
 	}
 	rp.Add("_pragma", "query_only(1)")
+	rp.Add("_pragma", fmt.Sprintf("cache_size(-%d)", readerCacheKiB(readers)))
 	r, err := sqlx.Open("sqlite", "file:"+path+"?"+rp.Encode())
 	if err != nil {
 		w.Close()

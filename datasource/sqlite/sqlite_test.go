@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -156,7 +157,9 @@ func TestConnectionSettings(t *testing.T) {
 		require.NoError(t, ds.DB().GetContext(ctx, &got, "PRAGMA "+pragma), pragma)
 		require.Equal(t, want, got, pragma)
 	}
-	var readOnly int64
+	var readOnly, readerCache int64
+	require.NoError(t, ds.Reader().GetContext(ctx, &readerCache, "PRAGMA cache_size"))
+	require.Equal(t, -int64(max(2000, sqlite.ReadersCacheKiB/max(4, runtime.GOMAXPROCS(0)))), readerCache, "a reader's page cache")
 	require.NoError(t, ds.Reader().GetContext(ctx, &readOnly, "PRAGMA query_only"))
 	require.Equal(t, int64(1), readOnly)
 }
