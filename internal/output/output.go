@@ -120,21 +120,32 @@ func writeCSV(w io.Writer, t *Table) error {
 }
 
 func writeVertical(w io.Writer, t *Table) error {
-	width := 0
-	for _, c := range t.Columns {
-		width = max(width, len(c))
-	}
 	for i, r := range t.Rows {
-		if _, err := fmt.Fprintf(w, "*************************** %d. row ***************************\n", i+1); err != nil {
+		if _, err := io.WriteString(w, verticalRecord(i+1, t.Columns, r)); err != nil {
 			return err
-		}
-		for j, v := range r {
-			if _, err := fmt.Fprintf(w, "%*s: %s\n", width, t.Columns[j], Cell(v)); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
+}
+
+// verticalRecord formats row n as the vertical format prints it: a header
+// line, then one "column: value" line per column, the names right-aligned.
+// Missing values print as nil cells.
+func verticalRecord(n int, columns []string, values []any) string {
+	width := 0
+	for _, c := range columns {
+		width = max(width, len(c))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "*************************** %d. row ***************************\n", n)
+	for j, c := range columns {
+		var v any
+		if j < len(values) {
+			v = values[j]
+		}
+		fmt.Fprintf(&b, "%*s: %s\n", width, c, Cell(v))
+	}
+	return b.String()
 }
 
 func writeJSON(w io.Writer, t *Table) error {

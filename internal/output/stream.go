@@ -154,20 +154,7 @@ func (rw *RowWriter) line(cells []string) error {
 
 // vertical prints one row as writeVertical does.
 func (rw *RowWriter) vertical(values []any) error {
-	width := 0
-	for _, c := range rw.columns {
-		width = max(width, len(c))
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*************************** %d. row ***************************\n", rw.rows)
-	for j, c := range rw.columns {
-		var v any
-		if j < len(values) {
-			v = values[j]
-		}
-		fmt.Fprintf(&b, "%*s: %s\n", width, c, Cell(v))
-	}
-	_, err := io.WriteString(rw.w, b.String())
+	_, err := io.WriteString(rw.w, verticalRecord(rw.rows, rw.columns, values))
 	return err
 }
 

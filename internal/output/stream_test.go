@@ -74,3 +74,18 @@ func TestZeroTimeIsNull(t *testing.T) {
 	require.NoError(t, output.Write(&buf, "csv", table))
 	require.Equal(t, "sealed_at\n\n", buf.String())
 }
+
+func TestVerticalFormat(t *testing.T) {
+	t.Parallel()
+	table := &output.Table{Columns: []string{"name", "n"}}
+	table.Add("alpha", int64(1))
+	table.Add("b", nil)
+	var b bytes.Buffer
+	require.NoError(t, output.Write(&b, "vertical", table))
+	require.Equal(t, "*************************** 1. row ***************************\n"+
+		"name: alpha\n"+
+		"   n: 1\n"+
+		"*************************** 2. row ***************************\n"+
+		"name: b\n"+
+		"   n: "+output.Cell(nil)+"\n", b.String())
+}
