@@ -185,6 +185,25 @@ func ParseDurationString(s string) (time.Duration, error) {
 	return d, nil
 }
 
+// ParseTimeOrAgo reads a point in time as the inspection flags and query
+// parameters take it: an RFC 3339 time, a time without a zone or a date
+// (both UTC), or a duration ago ("36h", "7d") before now. Empty is the zero
+// time.
+func ParseTimeOrAgo(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if d, err := ParseDurationString(s); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, errors.New("want a time (2026-01-02T15:04:05Z, 2026-01-02) or a duration ago (36h, 7d)")
+}
+
 // describeJSONError adds the line and column of a syntax error.
 func describeJSONError(data []byte, err error) error {
 	var se *json.SyntaxError

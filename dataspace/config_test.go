@@ -73,3 +73,25 @@ func TestLoadConfig(t *testing.T) {
 	require.ErrorContains(t, err, "bad.json")
 	require.ErrorContains(t, err, "url is missing")
 }
+
+func TestParseTimeOrAgo(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"":                          {},
+		"2026-01-02T15:04:05Z":      time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+		"2026-01-02T15:04:05+01:00": time.Date(2026, 1, 2, 14, 4, 5, 0, time.UTC),
+		"2026-01-02T15:04:05":       time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+		"2026-01-02 15:04:05":       time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC),
+		"2026-01-02":                time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC),
+		"36h":                       now.Add(-36 * time.Hour),
+		"7d":                        now.Add(-7 * 24 * time.Hour),
+	} {
+		got, err := dataspace.ParseTimeOrAgo(in, now)
+		require.NoError(t, err, in)
+		require.True(t, want.Equal(got), "%q: got %s, want %s", in, got, want)
+	}
+	for _, in := range []string{"yesterday", "-2h", "2026-13-01", "1.5d"} {
+		_, err := dataspace.ParseTimeOrAgo(in, now)
+		require.ErrorContains(t, err, "want a time", in)
+	}
+}

@@ -85,18 +85,11 @@ func intParam(r *http.Request, name string) (int64, error) {
 // ago ("36h", "7d") on the server's clock.
 func (s *Server) timeParam(r *http.Request, name string) (time.Time, error) {
 	v := r.URL.Query().Get(name)
-	if v == "" {
-		return time.Time{}, nil
+	t, err := dataspace.ParseTimeOrAgo(v, s.cfg.Clock())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w %s=%q: %v", errBadParam, name, v, err)
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, v); err == nil {
-			return t, nil
-		}
-	}
-	if d, err := dataspace.ParseDurationString(v); err == nil && d >= 0 {
-		return s.cfg.Clock().Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%w %s=%q: want a time (2026-01-02T15:04:05Z, 2026-01-02) or a duration ago (36h, 7d)", errBadParam, name, v)
+	return t, nil
 }
 
 // stream writes a JSON document piece by piece. Nothing reaches the client

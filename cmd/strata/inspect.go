@@ -271,18 +271,11 @@ func newInspectHeaderCmd(g *globals, which string) *cobra.Command {
 // parseTime reads --since/--until: RFC 3339, a date, or a duration ago
 // ("36h", "7d").
 func parseTime(s, flag string, now time.Time) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
+	t, err := dataspace.ParseTimeOrAgo(s, now)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s %q: %w", flag, s, err)
 	}
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	if d, err := dataspace.ParseDurationString(s); err == nil {
-		return now.Add(-d), nil
-	}
-	return time.Time{}, fmt.Errorf("%s %q: want a time (2026-01-02T15:04:05Z, 2026-01-02) or a duration ago (36h, 7d)", flag, s)
+	return t, nil
 }
 
 func newInspectHistoryCmd(g *globals) *cobra.Command {
