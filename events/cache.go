@@ -54,17 +54,6 @@ func (c *lru[V]) put(id int64, v V, bytes int64) {
 	}
 }
 
-// ids lists the ids kept.
-func (c *lru[V]) ids() []int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	out := make([]int64, 0, len(c.byID))
-	for id := range c.byID {
-		out = append(out, id)
-	}
-	return out
-}
-
 // drop forgets ids (that no longer exist).
 func (c *lru[V]) drop(ids []int64) {
 	c.mu.Lock()
@@ -95,11 +84,11 @@ const EventCacheDefault = 64 << 20
 // live is always read from the database (see readPage).
 type eventCache struct {
 	lru[*Event]
-	// missRate is the share of a page's events that were not cached, in
+	// hitRate is the share of a page's events that were cached, in
 	// 1/1024ths, averaged over the recent pages: while it is high, pages
-	// read whole rows at once rather than ids first.
-	missRate int64
-	rateMu   sync.Mutex
+	// read ids first rather than whole rows at once.
+	hitRate int64
+	rateMu  sync.Mutex
 }
 
 // get returns the caller's own copy of the event cached under id.
@@ -124,7 +113,7 @@ func (c *eventCache) observe(misses, n int) {
 	}
 	c.rateMu.Lock()
 	defer c.rateMu.Unlock()
-	c.missRate += (int64(misses)*1024/int64(n) - c.missRate) / 8
+	c.hitRate += (int64(n-misses)*1024/int64(n) - c.hitRate) / 8
 }
 
 // idsFirst tells whether pages should read ids first: while most of the
@@ -132,7 +121,7 @@ func (c *eventCache) observe(misses, n int) {
 func (c *eventCache) idsFirst() bool {
 	c.rateMu.Lock()
 	defer c.rateMu.Unlock()
-	return c.missRate < 512
+	return c.hitRate > 512
 }
 
 // clone returns a copy of e that shares nothing mutable with it (trait

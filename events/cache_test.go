@@ -9,6 +9,17 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// ids lists the ids c keeps.
+func (c *lru[V]) ids() []int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]int64, 0, len(c.byID))
+	for id := range c.byID {
+		out = append(out, id)
+	}
+	return out
+}
+
 func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	c := lru[string]{max: 10}
 	c.put(1, "a", 4)
@@ -143,7 +154,7 @@ func TestPageReadModes(t *testing.T) {
 // TestPageReadModeFollowsHits checks that pages read ids first once most
 // of their events were cached, and rows at once while most were not.
 func TestPageReadModeFollowsHits(t *testing.T) {
-	c := &eventCache{missRate: 1024}
+	var c eventCache
 	require.False(t, c.idsFirst(), "ids first with nothing cached")
 	for range 10 {
 		c.observe(0, 100)

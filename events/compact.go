@@ -124,7 +124,7 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 				return fmt.Errorf("read the ids of live events: %w", err)
 			}
 		}
-		runIDs, err := s.allocRunIDs(ctx, tx, len(groups))
+		_, runIDs, err := s.allocIDs(ctx, tx, 0, len(groups))
 		if err != nil {
 			return err
 		}
@@ -158,7 +158,7 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 	if err != nil {
 		return err
 	}
-	s.index().cache.drop(ids)
+	s.index().runs.drop(ids)
 	s.cacheRuns(merged)
 	return nil
 }
@@ -191,27 +191,37 @@ func mergeSorted(lists [][]entry, cmp func(a, b entry) int) []entry {
 	return lists[0]
 }
 
-// allocRunIDs takes n new run ids.
-func (s *Store) allocRunIDs(ctx context.Context, tx *sqlx.Tx, n int) ([]int64, error) {
-	ids := make([]int64, n)
-	if n == 0 {
-		return ids, nil
-	}
+// allocIDs takes events new event ids and runs new run ids, in tx: from
+// the sequences on PostgreSQL, from the event_seq counters on SQLite. Ids
+// are never reused, so that no index run names the id of a deleted event
+// for a new one.
+func (s *Store) allocIDs(ctx context.Context, tx *sqlx.Tx, events, runs int) (evIDs, runIDs []int64, err error) {
 	if s.pg {
-		var got pq.Int64Array
-		if err := tx.QueryRowContext(ctx, `SELECT ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $1))`, n).Scan(&got); err != nil {
-			return nil, fmt.Errorf("allocate run ids: %w", err)
+		// Prepared by insertPostgres, outside any transaction.
+		st, err := inTxStmt(ctx, tx, s.cachedStmt(pgAllocIDs), pgAllocIDs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("allocate ids: %w", err)
 		}
-		return got, nil
+		var ev, rn pq.Int64Array
+		if err := st.QueryRowContext(ctx, events, runs).Scan(&ev, &rn); err != nil {
+			return nil, nil, fmt.Errorf("allocate ids: %w", err)
+		}
+		return ev, rn, nil
 	}
-	var last int64
-	if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET runs = runs + ? RETURNING runs`, n).Scan(&last); err != nil {
-		return nil, fmt.Errorf("allocate run ids: %w", err)
+	var lastEv, lastRun int64
+	if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET events = events + ?, runs = runs + ? RETURNING events, runs`, events, runs).Scan(&lastEv, &lastRun); err != nil {
+		return nil, nil, fmt.Errorf("allocate ids: %w", err)
 	}
+	return idsUpTo(lastEv, events), idsUpTo(lastRun, runs), nil
+}
+
+// idsUpTo returns the n ids that end with last.
+func idsUpTo(last int64, n int) []int64 {
+	ids := make([]int64, n)
 	for i := range ids {
 		ids[i] = last - int64(n) + 1 + int64(i)
 	}
-	return ids, nil
+	return ids
 }
 
 // upgradeTraitIndex moves the rows of the version-2 trait index
@@ -268,7 +278,7 @@ func (s *Store) upgradeTraitIndex(ctx context.Context) error {
 			}
 			for _, ns := range namespaces {
 				b := builders[ns]
-				runIDs, err := s.allocRunIDs(ctx, tx, len(b.keys))
+				_, runIDs, err := s.allocIDs(ctx, tx, 0, len(b.keys))
 				if err != nil {
 					return err
 				}

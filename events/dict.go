@@ -113,11 +113,12 @@ func cachedListing[K comparable, V any](d *dictCache, m map[K][]V, key K, read f
 
 // dictionariesChanged tells the other processes over a PostgreSQL
 // database, in tx, that ns's dictionaries changed (every namespace's when
-// ns is empty). The caller drops its own listings after the transaction.
+// ns is empty), and drops this process's listings once tx has ended.
 func (s *Store) dictionariesChanged(ctx context.Context, tx *sqlx.Tx, ns string) error {
 	if !s.pg {
 		return nil
 	}
+	s.index().afterTx(tx, s.dictionaries().drop)
 	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, $2)`, dictChannel, ns); err != nil {
 		return fmt.Errorf("notify the dictionaries' change: %w", err)
 	}

@@ -32,8 +32,8 @@ const IndexCacheDefault = 256 << 20
 
 // indexState is what the processes' stores over one database share.
 type indexState struct {
-	cache lru[*run]
-	// events caches decoded events.
+	// runs caches decoded runs, events decoded events.
+	runs   lru[*run]
 	events eventCache
 	mu     sync.Mutex
 	// written counts the batches recorded per namespace since its last
@@ -47,6 +47,30 @@ type indexState struct {
 	upgraded atomic.Bool
 	// dict caches the dictionaries' listings (PostgreSQL only).
 	dict dictCache
+	// after holds what runs once a transaction has ended (afterTx).
+	after map[*sqlx.Tx][]func()
+}
+
+// afterTx registers fn to run once tx has ended, committed or not (inTx
+// runs it).
+func (idx *indexState) afterTx(tx *sqlx.Tx, fn func()) {
+	idx.mu.Lock()
+	defer idx.mu.Unlock()
+	if idx.after == nil {
+		idx.after = map[*sqlx.Tx][]func(){}
+	}
+	idx.after[tx] = append(idx.after[tx], fn)
+}
+
+// runAfterTx runs what was registered for tx.
+func (idx *indexState) runAfterTx(tx *sqlx.Tx) {
+	idx.mu.Lock()
+	fns := idx.after[tx]
+	delete(idx.after, tx)
+	idx.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
 }
 
 var indexStates sync.Map // *sqlx.DB → *indexState
@@ -56,9 +80,8 @@ func (s *Store) index() *indexState {
 		return st.(*indexState)
 	}
 	st := &indexState{written: map[string]int{}, listings: map[string]listing{}}
-	st.cache.max = s.indexCache
+	st.runs.max = s.indexCache
 	st.events.max = s.eventCache
-	st.events.missRate = 1024
 	got, loaded := indexStates.LoadOrStore(s.db, st)
 	if !loaded {
 		// Released with the datasource.
@@ -132,7 +155,7 @@ func (s *Store) runsByID(ctx context.Context, q queryer, ids []int64) (map[int64
 	runs := make(map[int64]*run, len(ids))
 	var missing []int64
 	for _, id := range ids {
-		if r, ok := idx.cache.get(id); ok {
+		if r, ok := idx.runs.get(id); ok {
 			runs[id] = r
 		} else {
 			missing = append(missing, id)
@@ -259,7 +282,7 @@ func (s *Store) readRuns(ctx context.Context, q queryer, ids []int64) ([]*run, e
 		if err != nil {
 			return nil, err
 		}
-		idx.cache.put(r.id, r, r.memBytes)
+		idx.runs.put(r.id, r, r.memBytes)
 		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {

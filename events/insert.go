@@ -14,12 +14,14 @@ import (
 )
 
 // inTx runs fn in one transaction of the store's database (on SQLite the
-// single writer connection, BEGIN IMMEDIATE).
+// single writer connection, BEGIN IMMEDIATE), then what fn registered with
+// afterTx.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	defer s.index().runAfterTx(tx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
@@ -56,13 +58,10 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 	var (
 		dups []string
 		runs []newRun
-		// newEntries is set when the batch added dictionary entries.
-		newEntries bool
 	)
 	// Prepared once and reused: an unprepared statement with arguments
 	// costs lib/pq a second round trip.
-	alloc, err := s.stmt(ctx, pgAllocIDs)
-	if err != nil {
+	if _, err := s.stmt(ctx, pgAllocIDs); err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	dict, err := s.stmt(ctx, pgDictionaries)
@@ -90,13 +89,9 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		if len(kept) == 0 {
 			return nil
 		}
-		var evIDs, runIDs pq.Int64Array
-		st, err := inTxStmt(ctx, tx, alloc, pgAllocIDs)
+		evIDs, runIDs, err := s.allocIDs(ctx, tx, len(kept), countRuns(kept))
 		if err != nil {
-			return fmt.Errorf("allocate event ids: %w", err)
-		}
-		if err := st.QueryRowContext(ctx, len(kept), countRuns(kept)).Scan(&evIDs, &runIDs); err != nil {
-			return fmt.Errorf("allocate event ids: %w", err)
+			return err
 		}
 		for i, p := range kept {
 			p.id = evIDs[i]
@@ -121,14 +116,14 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
 			return err
 		}
-		types, tt := dictionaries(kept)
+		types, tt := batchDictionaries(kept)
 		ttTypes := make([]string, len(tt))
 		ttNames := make([]string, len(tt))
 		ttKinds := make([]int64, len(tt))
 		for i, k := range tt {
 			ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
 		}
-		st, err = inTxStmt(ctx, tx, dict, pgDictionaries)
+		st, err := inTxStmt(ctx, tx, dict, pgDictionaries)
 		if err != nil {
 			return fmt.Errorf("record the event and trait types: %w", err)
 		}
@@ -138,14 +133,10 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			return fmt.Errorf("record the event and trait types: %w", err)
 		}
 		if added > 0 {
-			newEntries = true
 			return s.dictionariesChanged(ctx, tx, s.ns)
 		}
 		return nil
 	})
-	if newEntries {
-		s.dictionaries().drop()
-	}
 	return dups, runs, err
 }
 
@@ -225,19 +216,12 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		if len(kept) == 0 {
 			return nil
 		}
-		// Ids are never reused, so that no index run names the id of a
-		// deleted event for a new one.
-		nRuns := countRuns(kept)
-		var lastEv, lastRun int64
-		if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET events = events + ?, runs = runs + ? RETURNING events, runs`, len(kept), nRuns).Scan(&lastEv, &lastRun); err != nil {
-			return fmt.Errorf("allocate event ids: %w", err)
+		evIDs, runIDs, err := s.allocIDs(ctx, tx, len(kept), countRuns(kept))
+		if err != nil {
+			return err
 		}
 		for i, p := range kept {
-			p.id = lastEv - int64(len(kept)) + 1 + int64(i)
-		}
-		runIDs := make([]int64, nRuns)
-		for i := range runIDs {
-			runIDs[i] = lastRun - int64(nRuns) + 1 + int64(i)
+			p.id = evIDs[i]
 		}
 		args := make([]any, 0, len(kept)*insertEvent.cols)
 		for _, p := range kept {
@@ -252,7 +236,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
 			return err
 		}
-		types, tt := dictionaries(kept)
+		types, tt := batchDictionaries(kept)
 		targs := make([]any, 0, 2*len(types))
 		for _, t := range types {
 			targs = append(targs, s.ns, t)
@@ -390,6 +374,12 @@ func buildRun(id int64, name string, typ TraitType, entries []entry, maxExpires 
 	return r
 }
 
+// row is the run's row of event_trait_run in namespace ns, in the column
+// order of insertRuns.
+func (r *newRun) row(ns string) []any {
+	return []any{r.id, ns, r.name, int64(r.typ), int64(len(r.entries)), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data}
+}
+
 // runKey is the trait name and type of a run.
 type runKey struct {
 	name string
@@ -460,7 +450,7 @@ func (s *Store) cacheRuns(runs []newRun) {
 	idx := s.index()
 	for _, nr := range runs {
 		r := nr.run()
-		idx.cache.put(r.id, r, r.memBytes)
+		idx.runs.put(r.id, r, r.memBytes)
 	}
 }
 
@@ -474,7 +464,7 @@ func (s *Store) insertRuns(ctx context.Context, tx *sqlx.Tx, ns string, runs []n
 		err := copyIn(ctx, tx, `COPY event_trait_run (id, namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data) FROM STDIN`,
 			func(row func(args ...any) error) error {
 				for _, r := range runs {
-					if err := row(r.id, ns, r.name, int64(r.typ), int64(len(r.entries)), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data); err != nil {
+					if err := row(r.row(ns)...); err != nil {
 						return err
 					}
 				}
@@ -487,7 +477,7 @@ func (s *Store) insertRuns(ctx context.Context, tx *sqlx.Tx, ns string, runs []n
 	}
 	args := make([]any, 0, len(runs)*insertRun.cols)
 	for _, r := range runs {
-		args = append(args, r.id, ns, r.name, int64(r.typ), int64(len(r.entries)), r.minID, r.maxID, r.minGen, r.maxGen, r.maxExpires, r.data)
+		args = append(args, r.row(ns)...)
 	}
 	if err := s.insertRows(ctx, tx, insertRun, args); err != nil {
 		return fmt.Errorf("insert trait index runs: %w", err)

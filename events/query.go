@@ -488,31 +488,15 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 		idsFirst = true
 	}
 	if idsFirst {
-		out, ok, err := s.readIDsFirst(ctx, p, from, fromArg, limit)
+		out, ok, err := s.readIDsFirst(ctx, cache, p, from, fromArg, limit)
 		if err != nil || ok {
 			return out, err
 		}
 		// An event went between the two reads: read the rows at once.
 	}
 	query, args := p.sql(idEventColumns, from, fromArg, limit)
-	rows, err := s.queryRows(ctx, query, args...)
+	out, _, misses, err := s.readRows(ctx, cache, query, args...)
 	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []*Event{}
-	misses := 0
-	for rows.Next() {
-		_, e, hit, err := scanEvent(rows, cache)
-		if err != nil {
-			return nil, err
-		}
-		if !hit {
-			misses++
-		}
-		out = append(out, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	cache.observe(misses, len(out))
@@ -521,8 +505,7 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 
 // readIDsFirst reads the ids of the page, then the rows of those not
 // cached. ok is false when one of those is gone by then.
-func (s *Store) readIDsFirst(ctx context.Context, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ok bool, err error) {
-	cache := &s.index().events
+func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ok bool, err error) {
 	query, args := p.sql(idColumn, from, fromArg, limit)
 	var ids []int64
 	if err := s.selectRead(ctx, &ids, query, args...); err != nil {
@@ -545,24 +528,16 @@ func (s *Store) readIDsFirst(ctx context.Context, p *pageQuery, from string, fro
 		s.beforeMisses()
 	}
 	byID, arg := s.fromIDs(miss)
-	rows, err := s.queryRows(ctx, `SELECT `+idEventColumns+` FROM `+byID, arg)
+	evs, evIDs, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+byID, arg)
 	if err != nil {
 		return nil, false, err
 	}
-	defer rows.Close()
-	got := make(map[int64]*Event, len(miss))
-	for rows.Next() {
-		id, e, _, err := scanEvent(rows, cache)
-		if err != nil {
-			return nil, false, err
-		}
-		got[id] = e
-	}
-	if err := rows.Err(); err != nil {
-		return nil, false, err
-	}
-	if len(got) < len(miss) {
+	if len(evs) < len(miss) {
 		return nil, false, nil
+	}
+	got := make(map[int64]*Event, len(evs))
+	for i, id := range evIDs {
+		got[id] = evs[i]
 	}
 	for i, id := range ids {
 		if out[i] == nil {
@@ -572,22 +547,39 @@ func (s *Store) readIDsFirst(ctx context.Context, p *pageQuery, from string, fro
 	return out, true, nil
 }
 
-// scanEvent scans a row of idEventColumns. Its event comes from the cache
-// when that holds its id (hit); else it is decoded, and cached.
-func scanEvent(rows *sql.Rows, cache *eventCache) (id int64, e *Event, hit bool, err error) {
-	var r eventRow
-	if err := rows.Scan(&id, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
-		&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
-		return 0, nil, false, err
+// readRows runs a read of idEventColumns and returns its events and their
+// ids, in order, and how many were not cached. A cached event is taken
+// from the cache; the others are decoded, and cached.
+func (s *Store) readRows(ctx context.Context, cache *eventCache, query string, args ...any) (evs []*Event, ids []int64, misses int, err error) {
+	rows, err := s.queryRows(ctx, query, args...)
+	if err != nil {
+		return nil, nil, 0, err
 	}
-	if e, ok := cache.get(id); ok {
-		return id, e, true, nil
+	defer rows.Close()
+	evs = []*Event{}
+	for rows.Next() {
+		var (
+			r  eventRow
+			id int64
+		)
+		if err := rows.Scan(&id, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
+			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
+			return nil, nil, 0, err
+		}
+		e, hit := cache.get(id)
+		if !hit {
+			misses++
+			if e, err = r.event(); err != nil {
+				return nil, nil, 0, err
+			}
+			cache.keep(id, e)
+		}
+		evs, ids = append(evs, e), append(ids, id)
 	}
-	if e, err = r.event(); err != nil {
-		return 0, nil, false, err
+	if err := rows.Err(); err != nil {
+		return nil, nil, 0, err
 	}
-	cache.keep(id, e)
-	return id, e, false, nil
+	return evs, ids, misses, nil
 }
 
 // Count returns how many events match f.
@@ -631,10 +623,8 @@ func (s *Store) dropEmptyRuns(ctx context.Context, tx *sqlx.Tx, lo, hi int64) er
 }
 
 // pruneDictionaries drops the event types (and their trait types) that no
-// event has any more, in every namespace when ns is empty, and tells
-// whether it dropped any; the caller then drops its cached listings after
-// the transaction (dictCache.drop).
-func (s *Store) pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) (bool, error) {
+// event has any more, in every namespace when ns is empty.
+func (s *Store) pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
 	cond, args := "", []any{}
 	if ns != "" {
 		cond, args = "namespace = ? AND ", []any{ns}
@@ -642,25 +632,25 @@ func (s *Store) pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) (
 	types, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type WHERE `+cond+`NOT EXISTS
 		(SELECT 1 FROM event e WHERE e.namespace = event_type.namespace AND e.event_type = event_type.event_type)`), args...)
 	if err != nil {
-		return false, fmt.Errorf("prune event types: %w", err)
+		return fmt.Errorf("prune event types: %w", err)
 	}
 	traits, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type_trait WHERE `+cond+`NOT EXISTS
 		(SELECT 1 FROM event_type t WHERE t.namespace = event_type_trait.namespace AND t.event_type = event_type_trait.event_type)`), args...)
 	if err != nil {
-		return false, fmt.Errorf("prune trait types: %w", err)
+		return fmt.Errorf("prune trait types: %w", err)
 	}
 	n1, err := types.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("prune event types: %w", err)
+		return fmt.Errorf("prune event types: %w", err)
 	}
 	n2, err := traits.RowsAffected()
 	if err != nil {
-		return false, fmt.Errorf("prune trait types: %w", err)
+		return fmt.Errorf("prune trait types: %w", err)
 	}
 	if n1+n2 == 0 {
-		return false, nil
+		return nil
 	}
-	return true, s.dictionariesChanged(ctx, tx, ns)
+	return s.dictionariesChanged(ctx, tx, ns)
 }
 
 // Delete removes the events that match f, in one transaction, and
@@ -671,10 +661,7 @@ func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var (
-		n      int64
-		pruned bool
-	)
+	var n int64
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		var ids []int64
 		if err := tx.SelectContext(ctx, &ids, tx.Rebind(`SELECT e.id FROM `+match), args...); err != nil {
@@ -690,13 +677,8 @@ func (s *Store) Delete(ctx context.Context, f *Filter) (int64, error) {
 		if err := s.dropEmptyRuns(ctx, tx, slices.Min(ids), slices.Max(ids)); err != nil {
 			return err
 		}
-		p, err := s.pruneDictionaries(ctx, tx, s.ns)
-		pruned = p
-		return err
+		return s.pruneDictionaries(ctx, tx, s.ns)
 	})
-	if pruned {
-		s.dictionaries().drop()
-	}
 	if err != nil {
 		return 0, fmt.Errorf("delete events of namespace %q: %w", s.ns, err)
 	}
@@ -848,7 +830,6 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 		var (
 			n          int
 			batchBytes int64
-			pruned     bool
 		)
 		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 			var got []struct {
@@ -873,15 +854,10 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 				if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait_run WHERE max_expires <= ?`), horizon); err != nil {
 					return fmt.Errorf("delete expired trait index runs: %w", err)
 				}
-				p, err := s.pruneDictionaries(ctx, tx, "")
-				pruned = p
-				return err
+				return s.pruneDictionaries(ctx, tx, "")
 			}
 			return nil
 		})
-		if pruned {
-			s.dictionaries().drop()
-		}
 		if err != nil {
 			return rows, bytes, fmt.Errorf("expire events before %s: %w", now.UTC().Format(time.RFC3339), err)
 		}

@@ -379,9 +379,9 @@ func NewID(t time.Time) (string, error) {
 // message_id.
 var errRace = errors.New("events: concurrent insert of the same message_id")
 
-// dictionaries returns the event types and (type, trait, trait type)
+// batchDictionaries returns the event types and (type, trait, trait type)
 // triples of a batch.
-func dictionaries(todo []*pending) (types []string, tt [][3]any) {
+func batchDictionaries(todo []*pending) (types []string, tt [][3]any) {
 	seenT := map[string]bool{}
 	seenTT := map[[3]any]bool{}
 	for _, p := range todo {

@@ -132,10 +132,12 @@ func (w *watch) event(ev pq.ListenerEventType, err error) {
 	}
 }
 
-// closeWatches stops every watch (at Close).
+// closeWatches marks the DataSource closed, so that no watch starts, and
+// stops every watch (at Close).
 func (s *DataSource) closeWatches() {
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
+	s.closed.Store(true)
 	for _, w := range s.watches {
 		_ = w.l.Close()
 	}

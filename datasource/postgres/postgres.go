@@ -289,9 +289,6 @@ func (s *DataSource) DB() *sqlx.DB { return s.db }
 func (s *DataSource) Close() error {
 	s.closeOnce.Do(func() {
 		s.hooks.Run()
-		s.watchMu.Lock()
-		s.closed.Store(true)
-		s.watchMu.Unlock()
 		s.closeWatches()
 		s.stmts.Close()
 		if s.ownsPool {
