@@ -228,3 +228,40 @@ func TestRunListingPlanOnPostgres(t *testing.T) {
 		require.NotContains(t, joined, "Seq Scan", "%s: %s", fn, joined)
 	}
 }
+
+// TestExpirePlanOnPostgres checks the plans of expiry on PostgreSQL with
+// statistics that predate the events, as right after they were recorded:
+// a batch is deleted by tuple address, not by a lookup of each id, and
+// the event types are pruned by a probe of each type's time index, not by
+// reading every event.
+func TestExpirePlanOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	space, err := dataspace.Open(ctx, pgtest.NewDatabase(t), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { space.Close() })
+	s, err := Open(ctx, space, &Config{TTL: time.Hour})
+	require.NoError(t, err)
+	_, err = s.db.ExecContext(ctx, `ANALYZE event; ANALYZE event_type`)
+	require.NoError(t, err)
+	for i := 0; i < 10; i++ {
+		record(t, s, hosts())
+		s = s.WithNamespace(fmt.Sprintf("ns%d", i))
+	}
+	explain := func(query string, args ...any) string {
+		tx, err := s.db.BeginTxx(ctx, nil)
+		require.NoError(t, err)
+		defer tx.Rollback()
+		var plan []string
+		require.NoError(t, tx.SelectContext(ctx, &plan, `EXPLAIN `+query, args...))
+		return strings.Join(plan, "\n")
+	}
+	plan := explain(pgExpireBatch, base.Add(2*time.Hour).UnixMicro(), 100)
+	require.Contains(t, plan, "Tid Scan on event", plan)
+	for _, no := range []string{"Seq Scan", "Join", "Nested Loop", "event_pkey"} {
+		require.NotContains(t, plan, no, plan)
+	}
+	plan = explain(`DELETE FROM event_type WHERE ` + withoutEvents)
+	require.Contains(t, plan, "Scan Backward using event_type_generated on event e", plan)
+	require.NotContains(t, plan, "Seq Scan on event e", plan)
+}

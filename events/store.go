@@ -84,6 +84,9 @@ type Store struct {
 	// beforeMisses, when set (by tests), runs before a page read ids
 	// first reads the rows it has not cached.
 	beforeMisses func()
+	// afterExpireBatch, when set (by tests), runs after each transaction
+	// of Expire with the number of events it removed.
+	afterExpireBatch func(n int)
 	// closer releases the per-database state (index, caches, statements)
 	// when the datasource closes.
 	closer interface{ OnClose(func()) }

@@ -567,12 +567,66 @@ func TestAggregates(t *testing.T) {
 			require.NoError(t, err)
 			require.Empty(t, types)
 			require.Equal(t, "events", s.Name())
+			types, err = s.EventTypes(ctx)
+			require.NoError(t, err)
+			require.Equal(t, []string{"type.a", "type.b", "y"}, types, "types that still have events stay")
 			var expirer interface {
 				Name() string
 				Expire(ctx context.Context, now time.Time, batch int, dryRun bool) (rows, bytes int64, err error)
 			} = s
 			_ = expirer
 		})
+	})
+}
+
+// TestExpireBatches checks that Expire removes expired events in
+// transactions of at most its batch size, oldest expiry first, including
+// events that share an expiration time, that a batch that takes the last
+// expired events is not followed by an empty one, and that it reports
+// every event and byte it removed.
+func TestExpireBatches(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, _ := open(t, &Config{TTL: time.Hour})
+		var evs []*Event
+		for i := range 12 {
+			// Three events share each generated time, so batches cut
+			// through ties.
+			evs = append(evs, &Event{MessageID: fmt.Sprintf("m%02d", i), EventType: "t",
+				Generated: base.Add(time.Duration(i/3) * time.Minute), Raw: json.RawMessage(`{}`)})
+		}
+		evs = append(evs, &Event{MessageID: "late", EventType: "t", Generated: base.Add(time.Hour)})
+		now := base.Add(time.Hour + 3*time.Minute) // m00..m11 have expired, late has not
+		cases := []struct {
+			batch int
+			want  []int
+		}{
+			{5, []int{5, 5, 2}},
+			{4, []int{4, 4, 4}}, // no empty fourth batch
+			{12, []int{12}},
+			{100, []int{12}},
+		}
+		// The cases run one after another: Expire covers every namespace.
+		for _, c := range cases {
+			t.Run(fmt.Sprint(c.batch), func(t *testing.T) {
+				r := s.WithNamespace(fmt.Sprintf("b%d", c.batch))
+				record(t, r, evs)
+				wantRows, wantBytes, err := r.Expire(ctx, now, c.batch, true)
+				require.NoError(t, err)
+				var got []int
+				r.afterExpireBatch = func(n int) { got = append(got, n) }
+				rows, bytes, err := r.Expire(ctx, now, c.batch, false)
+				require.NoError(t, err)
+				require.Equal(t, wantRows, rows)
+				require.Equal(t, wantBytes, bytes)
+				require.EqualValues(t, 12, rows)
+				require.Equal(t, c.want, got, "events per transaction")
+				left, err := r.Query(ctx, nil)
+				require.NoError(t, err)
+				require.Equal(t, []string{"late"}, ids(left))
+			})
+		}
 	})
 }
 
