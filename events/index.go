@@ -49,6 +49,10 @@ type indexState struct {
 	dict dictCache
 	// after holds what runs once a transaction has ended (afterTx).
 	after map[*sqlx.Tx][]func()
+	// sinceAnalyze counts the events this process recorded since it last
+	// analyzed the event table, nextStatsCheck when keepStatistics looks
+	// again (PostgreSQL only).
+	sinceAnalyze, nextStatsCheck int64
 }
 
 // afterTx registers fn to run once tx has ended, committed or not (inTx

@@ -292,6 +292,7 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 		}
 		s.cacheRuns(runs)
 		s.afterRecord(ctx)
+		_ = s.keepStatistics(ctx, len(todo)-len(dups))
 		for _, id := range dups {
 			o := &res.Outcomes[seen[id]]
 			o.Status, o.Err = StatusDuplicate, fmt.Errorf("%w: %q is already recorded", ErrDuplicate, id)
