@@ -2,7 +2,6 @@ package events
 
 import (
 	"container/list"
-	"slices"
 	"sync"
 )
 
@@ -91,18 +90,16 @@ type eventCache struct {
 	rateMu  sync.Mutex
 }
 
-// get returns the caller's own copy of the event cached under id.
-func (c *eventCache) get(id int64) (*Event, bool) {
-	e, ok := c.lru.get(id)
-	if !ok {
-		return nil, false
-	}
-	return e.clone(), true
+// shared returns the event cached under id. It is the cache's own: it
+// must never be changed or handed to a caller (clonePage copies it).
+func (c *eventCache) shared(id int64) (*Event, bool) {
+	return c.lru.get(id)
 }
 
-// keep caches a copy of e under id.
+// keep caches e under id. From then on e belongs to the cache, as shared
+// says.
 func (c *eventCache) keep(id int64, e *Event) {
-	c.put(id, e.clone(), e.memBytes())
+	c.put(id, e, e.memBytes())
 }
 
 // observe records that misses of n events of a page were not cached and
@@ -124,13 +121,38 @@ func (c *eventCache) idsFirst() bool {
 	return c.hitRate > 512
 }
 
-// clone returns a copy of e that shares nothing mutable with it (trait
-// values are strings, numbers and times).
-func (e *Event) clone() *Event {
-	c := *e
-	c.Traits = slices.Clone(e.Traits)
-	c.Raw = slices.Clone(e.Raw)
-	return &c
+// clonePage returns copies of evs that share nothing mutable with them
+// (trait values are strings, numbers and times), in four allocations for
+// the page rather than three an event: the events, their traits, their
+// raw payloads and the list. An event a caller keeps holds the page's
+// arrays alive with it.
+func clonePage(evs []*Event) []*Event {
+	var nTraits, nRaw int
+	for _, e := range evs {
+		nTraits, nRaw = nTraits+len(e.Traits), nRaw+len(e.Raw)
+	}
+	copies := make([]Event, len(evs))
+	traits := make([]Trait, 0, nTraits)
+	raw := make([]byte, 0, nRaw)
+	out := make([]*Event, len(evs))
+	for i, e := range evs {
+		c := &copies[i]
+		*c = *e
+		// Each copy's slices end at their own length, so that an append
+		// to one reallocates rather than writes over the next event's.
+		if e.Traits != nil {
+			k := len(traits)
+			traits = append(traits, e.Traits...)
+			c.Traits = traits[k:len(traits):len(traits)]
+		}
+		if e.Raw != nil {
+			k := len(raw)
+			raw = append(raw, e.Raw...)
+			c.Raw = raw[k:len(raw):len(raw)]
+		}
+		out[i] = c
+	}
+	return out
 }
 
 // memBytes estimates the memory e holds.

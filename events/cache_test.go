@@ -2,6 +2,8 @@ package events
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"testing"
 	"time"
 
@@ -228,4 +230,42 @@ func TestReadsDoNotWaitForWrites(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []string{"type.a", "type.b"}, types)
 	})
+}
+
+// TestClonePage checks that a page's copies share nothing mutable with the
+// cached events or with each other, and keep nil and empty slices apart.
+func TestClonePage(t *testing.T) {
+	evs := []*Event{
+		{MessageID: "a", Traits: []Trait{{Name: "x", Type: TypeInteger, Value: int64(1)}}, Raw: json.RawMessage(`{"a":1}`)},
+		{MessageID: "b", Traits: []Trait{{Name: "y", Type: TypeString, Value: "v"}}, Raw: json.RawMessage(`{"b":2}`)},
+		{MessageID: "c"},
+		{MessageID: "d", Traits: []Trait{}, Raw: json.RawMessage{}},
+	}
+	want := make([]Event, len(evs))
+	for i, e := range evs {
+		want[i] = *e
+		want[i].Traits = slices.Clone(e.Traits)
+		want[i].Raw = slices.Clone(e.Raw)
+	}
+	got := clonePage(evs)
+	require.Len(t, got, len(evs))
+	for i := range evs {
+		require.Equal(t, want[i], *got[i])
+	}
+	require.Nil(t, got[2].Traits)
+	require.Nil(t, got[2].Raw)
+	require.NotNil(t, got[3].Traits)
+	require.NotNil(t, got[3].Raw)
+
+	// Appending to one copy leaves the next copy as it was.
+	got[0].Traits = append(got[0].Traits, Trait{Name: "z", Type: TypeFloat, Value: 2.5})
+	got[0].Raw = append(got[0].Raw, "xx"...)
+	require.Equal(t, want[1], *got[1])
+	// Changing a copy leaves the originals as they were.
+	got[1].Traits[0].Value = "changed"
+	got[1].Raw[0] = ' '
+	got[1].MessageID = "changed"
+	for i, e := range evs {
+		require.Equal(t, want[i], *e)
+	}
 }

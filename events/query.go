@@ -490,8 +490,11 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 	}
 	if idsFirst {
 		out, ok, err := s.readIDsFirst(ctx, cache, p, from, fromArg, limit)
-		if err != nil || ok {
-			return out, err
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return clonePage(out), nil
 		}
 		// An event went between the two reads: read the rows at once.
 	}
@@ -501,11 +504,12 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 		return nil, err
 	}
 	cache.observe(misses, len(out))
-	return out, nil
+	return clonePage(out), nil
 }
 
 // readIDsFirst reads the ids of the page, then the rows of those not
-// cached. ok is false when one of those is gone by then.
+// cached. ok is false when one of those is gone by then. The events are
+// the cache's (see eventCache.shared).
 func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ok bool, err error) {
 	query, args := p.sql(idColumn, from, fromArg, limit)
 	var ids []int64
@@ -515,7 +519,7 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 	out = make([]*Event, len(ids))
 	var miss []int64
 	for i, id := range ids {
-		if e, hit := cache.get(id); hit {
+		if e, hit := cache.shared(id); hit {
 			out[i] = e
 		} else {
 			miss = append(miss, id)
@@ -550,7 +554,8 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 
 // readRows runs a read of idEventColumns and returns its events and their
 // ids, in order, and how many were not cached. A cached event is taken
-// from the cache; the others are decoded, and cached.
+// from the cache; the others are decoded, and cached. The events are the
+// cache's (see eventCache.shared).
 func (s *Store) readRows(ctx context.Context, cache *eventCache, query string, args ...any) (evs []*Event, ids []int64, misses int, err error) {
 	rows, err := s.queryRows(ctx, query, args...)
 	if err != nil {
@@ -567,7 +572,7 @@ func (s *Store) readRows(ctx context.Context, cache *eventCache, query string, a
 			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
 			return nil, nil, 0, err
 		}
-		e, hit := cache.get(id)
+		e, hit := cache.shared(id)
 		if !hit {
 			misses++
 			if e, err = r.event(); err != nil {
