@@ -3,6 +3,7 @@ package events
 import (
 	"container/list"
 	"sync"
+	"sync/atomic"
 )
 
 // lru keeps values by id up to max bytes, evicting the least recently
@@ -82,7 +83,7 @@ const EventCacheDefault = 64 << 20
 // row names the same event as when it was cached. Whether it is still
 // live is always read from the database (see readPage).
 type eventCache struct {
-	lru[*Event]
+	lru[*cachedEvent]
 	// hitRate is the share of a page's events that were cached, in
 	// 1/1024ths, averaged over the recent pages: while it is high, pages
 	// read ids first rather than whole rows at once.
@@ -93,13 +94,66 @@ type eventCache struct {
 // shared returns the event cached under id. It is the cache's own: it
 // must never be changed or handed to a caller (clonePage copies it).
 func (c *eventCache) shared(id int64) (*Event, bool) {
-	return c.lru.get(id)
+	ce, ok := c.lru.get(id)
+	if !ok || ce.ev == nil {
+		return nil, false
+	}
+	return ce.ev, true
 }
 
 // keep caches e under id. From then on e belongs to the cache, as shared
 // says.
 func (c *eventCache) keep(id int64, e *Event) {
-	c.put(id, e, e.memBytes())
+	c.put(id, &cachedEvent{ev: e}, e.memBytes())
+}
+
+// cachedEvent is an event in the cache, and when it was last seen live;
+// with no event, a mark that the id's event is gone.
+type cachedEvent struct {
+	ev *Event
+	// live is one more than the count of event deletions (see listRuns)
+	// at which the event was last known to exist; zero when never.
+	live atomic.Int64
+}
+
+// sawLive records that the cached events of ids existed in a snapshot
+// whose count of deletions was at least deletions.
+func (c *eventCache) sawLive(ids []int64, deletions int64) {
+	if deletions == noDeletions {
+		return
+	}
+	for _, id := range ids {
+		if ce, ok := c.lru.get(id); ok {
+			ce.live.Store(deletions + 1)
+		}
+	}
+}
+
+// liveAt tells whether the event of id is known to exist in a snapshot
+// whose count of deletions is deletions (see cachedTraitPage), and returns
+// it if so. An event exists there if it was seen live at that count (no
+// event has been deleted since); it is known not to (known, with a nil
+// event) once it was seen gone, for good.
+func (c *eventCache) liveAt(id, deletions int64) (e *Event, known bool) {
+	ce, ok := c.lru.get(id)
+	switch {
+	case !ok || deletions == noDeletions:
+		return nil, false
+	case ce.ev == nil:
+		return nil, true
+	case ce.live.Load() != deletions+1:
+		return nil, false
+	}
+	return ce.ev, true
+}
+
+// sawGone records that the events of ids no longer exist, in place of
+// what the cache held for them.
+func (c *eventCache) sawGone(ids []int64) {
+	c.drop(ids)
+	for _, id := range ids {
+		c.put(id, &cachedEvent{}, 64)
+	}
 }
 
 // observe records that misses of n events of a page were not cached and

@@ -269,3 +269,101 @@ func TestClonePage(t *testing.T) {
 		require.Equal(t, want[i], *e)
 	}
 }
+
+// TestCachedTraitPages checks when a trait query's page sorted by time is
+// built from the process's cache without reading events (PostgreSQL
+// only): once its candidates were read at the current count of deletions.
+// A deletion, through the store or by hand, or an event recorded since
+// makes it read them again; a tie of generated times or a marker at one
+// sends the page to the database. Every page equals the database's.
+func TestCachedTraitPages(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		record(t, s, hosts())
+		var cached int
+		s.afterCachedPage = func(confirmed bool) {
+			if !confirmed {
+				cached++
+			}
+		}
+		h3 := []TraitFilter{{Name: "host", Value: "h3"}, {Name: "count", Op: OpGt, Type: TypeInteger, Value: int64(100)}}
+		q := &Query{Limit: 4, Filter: Filter{Traits: h3}}
+		// read runs q as a user does, checks the page against the one
+		// read from the database, and says whether it came from the
+		// cache.
+		read := func(q *Query) bool {
+			t.Helper()
+			before := cached
+			got, err := s.Query(ctx, q)
+			require.NoError(t, err)
+			fromCache := cached > before
+			s.pageMode = pageRows
+			want, err := s.Query(ctx, q)
+			s.pageMode = 0
+			require.NoError(t, err)
+			require.Equal(t, cached, before+btoi(fromCache), "the database's read came from the cache")
+			require.Equal(t, want, got)
+			require.NotEmpty(t, got)
+			return fromCache
+		}
+		pg := b.space.Backend() == "postgres"
+
+		require.False(t, read(q), "nothing was cached")
+		require.Equal(t, pg, read(q), "read live at this count")
+		desc := &Query{Limit: 4, Filter: q.Filter, Sort: []SortKey{{Field: FieldGenerated, Desc: true}}}
+		require.False(t, read(desc), "other events")
+		require.Equal(t, pg, read(desc))
+		// Pages after a marker.
+		first, err := s.Query(ctx, q)
+		require.NoError(t, err)
+		next := &Query{Limit: 4, Filter: q.Filter, Marker: first[3].MessageID}
+		require.False(t, read(next))
+		require.Equal(t, pg, read(next))
+
+		// A deletion through another store, then one by hand (as
+		// another program would): the next page is read from the
+		// database and lacks the event.
+		other, err := Open(ctx, b.space, &Config{Clock: b.clock.Now})
+		require.NoError(t, err)
+		n, err := other.Delete(ctx, &Filter{MessageID: first[1].MessageID})
+		require.NoError(t, err)
+		require.EqualValues(t, 1, n)
+		require.False(t, read(q), "an event was deleted since")
+		require.Equal(t, pg, read(q))
+		_, err = s.db.ExecContext(ctx, s.db.Rebind(`DELETE FROM event WHERE namespace = ? AND message_id = ?`), s.ns, first[2].MessageID)
+		require.NoError(t, err)
+		require.False(t, read(q), "an event was deleted by hand since")
+		require.Equal(t, pg, read(q))
+
+		// An event recorded since, first on the page, is not cached.
+		matching := func(id string, gen time.Time) *Event {
+			return &Event{MessageID: id, EventType: "type.a", Generated: gen, Traits: []Trait{
+				{Name: "host", Type: TypeString, Value: "h3"}, {Name: "count", Type: TypeInteger, Value: int64(1000)}}}
+		}
+		record(t, s, []*Event{matching("early", base.Add(-time.Hour))})
+		require.False(t, read(q), "a new event")
+		require.Equal(t, pg, read(q))
+
+		// Events at one time are ordered by message_id in the database's
+		// collation: a page with a tie, or a marker at one, is the
+		// database's to read.
+		record(t, s, []*Event{matching("tie", first[0].Generated)})
+		require.False(t, read(q), "a tie on the page")
+		require.False(t, read(q), "a tie on the page")
+		atTie := &Query{Limit: 4, Filter: q.Filter, Marker: "tie"}
+		require.False(t, read(atTie), "a marker at a tie")
+		require.False(t, read(atTie), "a marker at a tie")
+		last := &Query{Limit: 2, Filter: q.Filter, Sort: desc.Sort}
+		require.False(t, read(last))
+		require.Equal(t, pg, read(last), "no tie on this page")
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

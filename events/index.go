@@ -123,13 +123,14 @@ func (tr traitRuns) of(name string, typ TraitType) []*run {
 }
 
 // loadRuns returns the namespace's runs of names, decoded (from the cache
-// when it has them). A run merged away between the listing and the read
-// of its data makes it list again.
-func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error) {
+// when it has them), and the count of deletions of its listing (see
+// listRuns). A run merged away between the listing and the read of its
+// data makes it list again.
+func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, int64, error) {
 	for attempt := 0; ; attempt++ {
-		metas, err := s.cachedListRuns(ctx, names, attempt > 0)
+		metas, deletions, err := s.cachedListRuns(ctx, names, attempt > 0)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		ids := make([]int64, len(metas))
 		for i, m := range metas {
@@ -137,7 +138,7 @@ func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error)
 		}
 		runs, err := s.runsByID(ctx, s.rdb, ids)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if len(runs) < len(ids) && attempt < 5 {
 			continue
@@ -148,7 +149,7 @@ func (s *Store) loadRuns(ctx context.Context, names []string) (traitRuns, error)
 				out[m.Name] = append(out[m.Name], r)
 			}
 		}
-		return out, nil
+		return out, deletions, nil
 	}
 }
 
@@ -192,13 +193,13 @@ type listing struct {
 // their entries name events that are gone or indexed again, and readers
 // check every candidate's row. On PostgreSQL, where transactions commit in
 // any order of their ids, it always lists.
-func (s *Store) cachedListRuns(ctx context.Context, names []string, fresh bool) ([]runMeta, error) {
+func (s *Store) cachedListRuns(ctx context.Context, names []string, fresh bool) ([]runMeta, int64, error) {
 	if s.pg {
 		return s.listRuns(ctx, names)
 	}
 	var stamp sql.NullInt64
 	if err := s.getRead(ctx, &stamp, `SELECT MAX(id) FROM event_trait_run`); err != nil {
-		return nil, fmt.Errorf("list trait index runs: %w", err)
+		return nil, 0, fmt.Errorf("list trait index runs: %w", err)
 	}
 	key := s.ns + "\x00" + strings.Join(names, "\x00")
 	idx := s.index()
@@ -206,11 +207,11 @@ func (s *Store) cachedListRuns(ctx context.Context, names []string, fresh bool) 
 	l, ok := idx.listings[key]
 	idx.mu.Unlock()
 	if ok && !fresh && l.stamp == stamp.Int64 {
-		return l.metas, nil
+		return l.metas, noDeletions, nil
 	}
-	metas, err := s.listRuns(ctx, names)
+	metas, _, err := s.listRuns(ctx, names)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	idx.mu.Lock()
 	if len(idx.listings) >= 1024 {
@@ -218,44 +219,54 @@ func (s *Store) cachedListRuns(ctx context.Context, names []string, fresh bool) 
 	}
 	idx.listings[key] = listing{stamp: stamp.Int64, metas: metas}
 	idx.mu.Unlock()
-	return metas, nil
+	return metas, noDeletions, nil
 }
 
 // listRuns lists the namespace's runs of names: id, name and type, read
-// by hand (reflection would cost more than the query).
-func (s *Store) listRuns(ctx context.Context, names []string) ([]runMeta, error) {
-	var (
-		rows *sql.Rows
-		err  error
-	)
+// by hand (reflection would cost more than the query). On PostgreSQL it
+// also returns the count of event deletions in the same snapshot
+// (event_deletions, see cachedTraitPage); elsewhere, and when no run is
+// listed, deletions is noDeletions.
+func (s *Store) listRuns(ctx context.Context, names []string) (metas []runMeta, deletions int64, err error) {
+	var rows *sql.Rows
 	if s.pg {
 		// The function pins a plain index scan (migration 0004).
-		rows, err = s.queryRows(ctx, `SELECT id, name, type FROM strata_event_runs(?, ?)`, s.ns, pq.StringArray(names))
+		rows, err = s.queryRows(ctx, `SELECT (SELECT n FROM event_deletions), id, name, type FROM strata_event_runs(?, ?)`, s.ns, pq.StringArray(names))
 	} else {
 		args := make([]any, 0, 1+len(names))
 		args = append(args, s.ns)
 		for _, n := range names {
 			args = append(args, n)
 		}
-		rows, err = s.queryRows(ctx, `SELECT id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...)
+		rows, err = s.queryRows(ctx, `SELECT NULL, id, name, type FROM event_trait_run WHERE namespace = ? AND name IN (`+placeholders(len(names), 1)+`)`, args...)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list trait index runs: %w", err)
+		return nil, 0, fmt.Errorf("list trait index runs: %w", err)
 	}
 	defer rows.Close()
-	var out []runMeta
+	deletions = noDeletions
 	for rows.Next() {
-		var m runMeta
-		if err := rows.Scan(&m.ID, &m.Name, &m.Type); err != nil {
-			return nil, fmt.Errorf("list trait index runs: %w", err)
+		var (
+			m runMeta
+			n sql.NullInt64
+		)
+		if err := rows.Scan(&n, &m.ID, &m.Name, &m.Type); err != nil {
+			return nil, 0, fmt.Errorf("list trait index runs: %w", err)
 		}
-		out = append(out, m)
+		if n.Valid {
+			deletions = n.Int64
+		}
+		metas = append(metas, m)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list trait index runs: %w", err)
+		return nil, 0, fmt.Errorf("list trait index runs: %w", err)
 	}
-	return out, nil
+	return metas, deletions, nil
 }
+
+// noDeletions stands for an unknown count of deletions: the pages are read
+// from the database.
+const noDeletions = -1
 
 // queryer is a database or a transaction.
 type queryer interface {
@@ -370,6 +381,12 @@ type candIter struct {
 	last   cand
 	any    bool
 	peeked *cand
+	// unread are candidates handed back (unread), next in line after
+	// peeked.
+	unread []cand
+	// deletions is the count of event deletions as of the runs' listing,
+	// or noDeletions (see listRuns).
+	deletions int64
 }
 
 // locator finds the run that holds an event's entry, among runs of one
@@ -432,6 +449,11 @@ func (it *candIter) next() (cand, bool) {
 		it.peeked = nil
 		return c, true
 	}
+	if len(it.unread) > 0 {
+		c := it.unread[0]
+		it.unread = it.unread[1:]
+		return c, true
+	}
 	for it.h.Len() > 0 {
 		src := it.h.srcs[0]
 		c := src.head()
@@ -451,6 +473,16 @@ func (it *candIter) next() (cand, bool) {
 		}
 	}
 	return cand{}, false
+}
+
+// giveBack makes cs, which next returned last and in that order, the next
+// candidates again.
+func (it *candIter) giveBack(cs []cand) {
+	if it.peeked != nil {
+		cs = append(cs, *it.peeked)
+		it.peeked = nil
+	}
+	it.unread = append(cs, it.unread...)
 }
 
 // ids returns the ids of every candidate left.
@@ -508,7 +540,7 @@ func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64,
 			names = append(names, f.name)
 		}
 	}
-	all, err := s.loadRuns(ctx, names)
+	all, deletions, err := s.loadRuns(ctx, names)
 	if err != nil {
 		return nil, err
 	}
@@ -536,7 +568,7 @@ func (s *Store) candidates(ctx context.Context, fs []*traitFilter, lo, hi int64,
 			drive, best = i, n
 		}
 	}
-	it := &candIter{h: candHeap{desc: desc}}
+	it := &candIter{h: candHeap{desc: desc}, deletions: deletions}
 	it.checks = append(checks[:drive:drive], checks[drive+1:]...)
 	df := fs[drive]
 	for j, r := range checks[drive].runs {
@@ -587,7 +619,7 @@ func (src *source) reverse() {
 // traitValues returns the values of trait name that the events of ids
 // have, from the trait index.
 func (s *Store) traitValues(ctx context.Context, name string, ids []int64) ([]Trait, error) {
-	all, err := s.loadRuns(ctx, []string{name})
+	all, _, err := s.loadRuns(ctx, []string{name})
 	if err != nil {
 		return nil, err
 	}

@@ -188,7 +188,7 @@ func TestRunListingPlanOnPostgres(t *testing.T) {
 	_, err = s.db.ExecContext(ctx, `DELETE FROM event_trait_run WHERE entries > 80`)
 	require.NoError(t, err)
 
-	metas, err := s.listRuns(ctx, []string{"n1", "n2"})
+	metas, _, err := s.listRuns(ctx, []string{"n1", "n2"})
 	require.NoError(t, err)
 	require.Len(t, metas, 20)
 

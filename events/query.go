@@ -326,6 +326,13 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 	if err != nil {
 		return nil, err
 	}
+	p.deletions = it.deletions
+	if p.byTime {
+		out, ok, err := s.cachedTraitPage(ctx, it, p, &q.Filter)
+		if err != nil || ok {
+			return out, err
+		}
+	}
 	if !p.byTime {
 		from, arg := s.fromIDs(it.ids())
 		return s.readPage(ctx, p, from, arg, p.limit)
@@ -374,6 +381,128 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 	return out, nil
 }
 
+// cachedTraitPage builds a trait query's page sorted by time from the
+// process's cache (PostgreSQL only; ok is false otherwise, and when it
+// gives the page to the database, having given back the candidates it
+// took).
+//
+// That is exact when the cache knows, for every candidate the page needs,
+// whether it exists in the listing's snapshot: the candidates come from
+// runs listed in that snapshot, so they existed when it began, and an
+// event seen live at the listing's count of deletions still exists (no
+// event has been deleted since; see eventCache.liveAt). An event found
+// missing is gone for good, since ids are never reused. The candidates the
+// cache does not know are read once, all in one statement (confirm), and
+// the page is built again. Generated times order the page; an order among
+// equal times (by message_id, in the database's collation) is left to the
+// database.
+func (s *Store) cachedTraitPage(ctx context.Context, it *candIter, p *pageQuery, f *Filter) (out []*Event, ok bool, err error) {
+	if it.deletions == noDeletions || s.pageMode == pageRows {
+		return nil, false, nil
+	}
+	for pass := 0; ; pass++ {
+		out, unknown, taken, tie := s.pageOfKnown(it, p, f)
+		switch {
+		case tie:
+		case len(unknown) == 0:
+			if s.afterCachedPage != nil {
+				s.afterCachedPage(pass > 0)
+			}
+			return clonePage(out), true, nil
+		case pass == 0:
+			it.giveBack(taken)
+			if err := s.confirm(ctx, unknown, it.deletions); err != nil {
+				return nil, false, err
+			}
+			continue
+		}
+		it.giveBack(taken)
+		return nil, false, nil
+	}
+}
+
+// pageOfKnown takes candidates of it until they fill p's page, and returns
+// the page's events if the cache knows every one it took; otherwise the
+// unknown ones among them, taken as if each were on the page. tie says an
+// order among equal times is needed. taken are the candidates it took.
+func (s *Store) pageOfKnown(it *candIter, p *pageQuery, f *Filter) (out []*Event, unknown []int64, taken []cand, tie bool) {
+	cache := &s.index().events
+	var last int64
+	for len(out)+len(unknown) < p.limit {
+		c, more := it.next()
+		if !more {
+			break
+		}
+		taken = append(taken, c)
+		e, known := cache.liveAt(c.id, it.deletions)
+		switch {
+		case !known:
+			unknown = append(unknown, c.id)
+			continue
+		case e == nil:
+			continue // gone
+		case p.marker != nil && c.gen == p.marker.Generated:
+			if e.MessageID == p.marker.MessageID {
+				continue // the marker: the page starts after it
+			}
+			return nil, nil, taken, true
+		case !onTraitPage(e, c.gen, f, p):
+			continue
+		case len(out) > 0 && c.gen == last:
+			return nil, nil, taken, true
+		}
+		out, last = append(out, e), c.gen
+	}
+	if next, more := it.peek(); more && len(out) > 0 && len(unknown) == 0 && next.gen == last {
+		return nil, nil, taken, true
+	}
+	return out, unknown, taken, false
+}
+
+// confirm reads the rows of ids, candidates of a trait index listing whose
+// count of deletions was deletions, and caches those that exist as live at
+// that count, and the others as gone.
+func (s *Store) confirm(ctx context.Context, ids []int64, deletions int64) error {
+	cache := &s.index().events
+	from, arg := s.fromIDs(ids)
+	_, found, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+from, arg)
+	if err != nil {
+		return err
+	}
+	cache.sawLive(found, deletions)
+	live := make(map[int64]bool, len(found))
+	for _, id := range found {
+		live[id] = true
+	}
+	var gone []int64
+	for _, id := range ids {
+		if !live[id] {
+			gone = append(gone, id)
+		}
+	}
+	cache.sawGone(gone)
+	return nil
+}
+
+// onTraitPage says whether e, a candidate of the trait index generated at
+// gen, passes the filters of f that the index does not check, and comes
+// after p's marker, whose time gen is not.
+func onTraitPage(e *Event, gen int64, f *Filter, p *pageQuery) bool {
+	switch {
+	case !f.Start.IsZero() && gen < f.Start.UnixMicro(),
+		!f.End.IsZero() && gen >= f.End.UnixMicro(),
+		f.EventType != "" && e.EventType != f.EventType,
+		f.MessageID != "" && e.MessageID != f.MessageID:
+		return false
+	case p.marker == nil:
+		return true
+	case p.desc:
+		return gen < p.marker.Generated
+	default:
+		return gen > p.marker.Generated
+	}
+}
+
 // pageQuery is a checked Query: its trait filters, and the conditions
 // and order of the statements that read its events.
 type pageQuery struct {
@@ -384,6 +513,10 @@ type pageQuery struct {
 	marker *markerRow
 	where  builder
 	order  string
+	// deletions is the count of event deletions as of the trait index
+	// listing the page's candidates came from, or noDeletions: readPage
+	// marks the events it reads as live at that count.
+	deletions int64
 }
 
 type markerRow struct {
@@ -405,7 +538,7 @@ func (s *Store) page(ctx context.Context, q *Query) (*pageQuery, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pageQuery{traits: traits, limit: limit, byTime: keys[0].Field == FieldGenerated, desc: keys[0].Desc}
+	p := &pageQuery{traits: traits, limit: limit, byTime: keys[0].Field == FieldGenerated, desc: keys[0].Desc, deletions: noDeletions}
 	s.filterOn(&p.where, &q.Filter)
 	if q.Marker != "" {
 		var m markerRow
@@ -489,32 +622,33 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 		idsFirst = true
 	}
 	if idsFirst {
-		out, ok, err := s.readIDsFirst(ctx, cache, p, from, fromArg, limit)
+		out, ids, ok, err := s.readIDsFirst(ctx, cache, p, from, fromArg, limit)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
+			cache.sawLive(ids, p.deletions)
 			return clonePage(out), nil
 		}
 		// An event went between the two reads: read the rows at once.
 	}
 	query, args := p.sql(idEventColumns, from, fromArg, limit)
-	out, _, misses, err := s.readRows(ctx, cache, query, args...)
+	out, ids, misses, err := s.readRows(ctx, cache, query, args...)
 	if err != nil {
 		return nil, err
 	}
 	cache.observe(misses, len(out))
+	cache.sawLive(ids, p.deletions)
 	return clonePage(out), nil
 }
 
 // readIDsFirst reads the ids of the page, then the rows of those not
-// cached. ok is false when one of those is gone by then. The events are
-// the cache's (see eventCache.shared).
-func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ok bool, err error) {
+// cached, and the page's ids. ok is false when one of those is gone by
+// then. The events are the cache's (see eventCache.shared).
+func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ids []int64, ok bool, err error) {
 	query, args := p.sql(idColumn, from, fromArg, limit)
-	var ids []int64
 	if err := s.selectRead(ctx, &ids, query, args...); err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	out = make([]*Event, len(ids))
 	var miss []int64
@@ -527,7 +661,7 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 	}
 	cache.observe(len(miss), len(ids))
 	if len(miss) == 0 {
-		return out, true, nil
+		return out, ids, true, nil
 	}
 	if s.beforeMisses != nil {
 		s.beforeMisses()
@@ -535,10 +669,10 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 	byID, arg := s.fromIDs(miss)
 	evs, evIDs, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+byID, arg)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if len(evs) < len(miss) {
-		return nil, false, nil
+		return nil, nil, false, nil
 	}
 	got := make(map[int64]*Event, len(evs))
 	for i, id := range evIDs {
@@ -549,7 +683,7 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 			out[i] = got[id]
 		}
 	}
-	return out, true, nil
+	return out, ids, true, nil
 }
 
 // readRows runs a read of idEventColumns and returns its events and their

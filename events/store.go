@@ -36,9 +36,9 @@ const (
 
 // SchemaVersion is the datasource schema version the event store needs:
 // migration 0002_events.sql of both backends holds the event tables,
-// 0003_event_trait_runs.sql the trait index runs, and 0004 how PostgreSQL
-// lists them.
-const SchemaVersion = 4
+// 0003_event_trait_runs.sql the trait index runs, 0004 how PostgreSQL
+// lists them, and 0005 its count of deletions.
+const SchemaVersion = 5
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
@@ -79,11 +79,15 @@ type Store struct {
 	// runFinal is the size from which a run is not merged again
 	// (runFinal; tests lower it).
 	runFinal int64
-	// pageMode, when set (by tests), makes readPage read pages one way.
+	// pageMode, when set (by tests), makes readPage read pages one way;
+	// pageRows also keeps trait pages from the cache (cachedTraitPage).
 	pageMode int
 	// beforeMisses, when set (by tests), runs before a page read ids
 	// first reads the rows it has not cached.
 	beforeMisses func()
+	// afterCachedPage, when set (by tests), runs when cachedTraitPage
+	// built a page, with whether it read rows to confirm its candidates.
+	afterCachedPage func(confirmed bool)
 	// afterExpireBatch, when set (by tests), runs after each transaction
 	// of Expire with the number of events it removed.
 	afterExpireBatch func(n int)
