@@ -51,8 +51,10 @@ func TestParseURL(t *testing.T) {
 		{name: "Absolute", url: "sqlite:///var/lib/strata.db", path: "/var/lib/strata.db"},
 		{name: "Relative", url: "sqlite://./strata.db", path: "./strata.db"},
 		{name: "Memory", url: "sqlite://:memory:", path: ":memory:"},
-		{name: "Params", url: "sqlite:///x.db?busy_timeout=2s&readers=3&synchronous=normal", path: "/x.db",
-			cfg: sqlite.Config{BusyTimeout: 2e9, Readers: 3, Synchronous: "NORMAL"}},
+		{name: "Params", url: "sqlite:///x.db?busy_timeout=2s&readers=3&synchronous=normal&mmap_size=4096", path: "/x.db",
+			cfg: sqlite.Config{BusyTimeout: 2e9, Readers: 3, Synchronous: "NORMAL", MmapSize: 4096}},
+		{name: "NoMmap", url: "sqlite:///x.db?mmap_size=0", path: "/x.db", cfg: sqlite.Config{MmapSize: -1}},
+		{name: "BadMmap", url: "sqlite:///x.db?mmap_size=-5", wantErr: "mmap_size"},
 		{name: "WrongScheme", url: "postgres://x", wantErr: "want sqlite:///path"},
 		{name: "NoPath", url: "sqlite://", wantErr: "no file path"},
 		{name: "BadTimeout", url: "sqlite:///x.db?busy_timeout=soon", wantErr: "busy_timeout"},
@@ -162,4 +164,13 @@ func TestConnectionSettings(t *testing.T) {
 	require.Equal(t, -int64(max(2000, sqlite.ReadersCacheKiB/max(4, runtime.GOMAXPROCS(0)))), readerCache, "a reader's page cache")
 	require.NoError(t, ds.Reader().GetContext(ctx, &readOnly, "PRAGMA query_only"))
 	require.Equal(t, int64(1), readOnly)
+	var mmap int64
+	require.NoError(t, ds.Reader().GetContext(ctx, &mmap, "PRAGMA mmap_size"))
+	require.Equal(t, int64(sqlite.MmapSizeDefault), mmap, "the readers map the file")
+
+	unmapped, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "strata.db"), &sqlite.Config{MmapSize: -1})
+	require.NoError(t, err)
+	t.Cleanup(func() { unmapped.Close() })
+	require.NoError(t, unmapped.Reader().GetContext(ctx, &mmap, "PRAGMA mmap_size"))
+	require.Zero(t, mmap)
 }
