@@ -404,6 +404,7 @@ func (s *Store) cachedTraitPage(ctx context.Context, it *candIter, p *pageQuery,
 		out, unknown, taken, tie := s.pageOfKnown(it, p, f)
 		switch {
 		case tie:
+			// The database orders it.
 		case len(unknown) == 0:
 			if s.afterCachedPage != nil {
 				s.afterCachedPage(pass > 0)
@@ -416,6 +417,8 @@ func (s *Store) cachedTraitPage(ctx context.Context, it *candIter, p *pageQuery,
 			}
 			continue
 		}
+		// A tie, or candidates still unknown after confirm (the cache is
+		// too small to keep them).
 		it.giveBack(taken)
 		return nil, false, nil
 	}

@@ -23,8 +23,8 @@ const statsCheckEvery = 1000
 // analyzes logarithmic in the table's size; beyond that autovacuum's own
 // rule (10% changed) keeps them fresh.
 //
-// The events are committed by then: a failure here only leaves the
-// statistics to autovacuum, and is returned for tests alone.
+// The events are committed by then: Record ignores a failure here, which
+// only leaves the statistics to autovacuum.
 func (s *Store) keepStatistics(ctx context.Context, recorded int) error {
 	if !s.pg {
 		return nil
