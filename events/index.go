@@ -51,8 +51,10 @@ type indexState struct {
 	after map[*sqlx.Tx][]func()
 	// sinceAnalyze counts the events this process recorded since it last
 	// analyzed the event table, nextStatsCheck when keepStatistics looks
-	// again (PostgreSQL only).
+	// again, recordedIn the events it recorded per namespace until it
+	// analyzed for that namespace (then -1; PostgreSQL only).
 	sinceAnalyze, nextStatsCheck int64
+	recordedIn                   map[string]int64
 }
 
 // afterTx registers fn to run once tx has ended, committed or not (inTx

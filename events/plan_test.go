@@ -267,9 +267,9 @@ func TestExpirePlanOnPostgres(t *testing.T) {
 }
 
 // TestStatisticsKeptOnPostgres checks that a table loaded faster than
-// autovacuum's round has statistics, and that they make a page of one
-// event type in a time window use the index of types: without them it
-// walks the index of all types.
+// autovacuum's round has statistics, also for a namespace added later,
+// and that they make a page of one event type in a time window use the
+// index of types: without them it walks the index of all types.
 func TestStatisticsKeptOnPostgres(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -304,9 +304,31 @@ func TestStatisticsKeptOnPostgres(t *testing.T) {
 	// Analyzed at 1,000 events, then each time the table doubled.
 	require.Equal(t, map[int]float64{1000: 1000, 2000: 2000, 4000: 4000, 8000: 8000, 16000: 16000}, changes)
 
-	var plan []string
-	require.NoError(t, s.db.SelectContext(ctx, &plan, `EXPLAIN SELECT e.id FROM event e WHERE e.namespace = $1 AND e.event_type = $2
-		AND e.generated >= $3 AND e.generated < $4 ORDER BY e.generated, e.message_id LIMIT 100`,
-		s.ns, "type.3", base.Add(time.Hour).UnixMicro(), base.Add(2*time.Hour).UnixMicro()))
-	require.Contains(t, strings.Join(plan, "\n"), "event_type_generated", strings.Join(plan, "\n"))
+	typeIndexed := func(s *Store) {
+		t.Helper()
+		var plan []string
+		require.NoError(t, s.db.SelectContext(ctx, &plan, `EXPLAIN SELECT e.id FROM event e WHERE e.namespace = $1 AND e.event_type = $2
+			AND e.generated >= $3 AND e.generated < $4 ORDER BY e.generated, e.message_id LIMIT 100`,
+			s.ns, "type.3", base.Add(time.Hour).UnixMicro(), base.Add(2*time.Hour).UnixMicro()))
+		require.Contains(t, strings.Join(plan, "\n"), "event_type_generated", strings.Join(plan, "\n"))
+	}
+	typeIndexed(s)
+
+	// A namespace the statistics do not know is analyzed for after its
+	// first 1,000 events, although the table grew by far less than it
+	// holds.
+	other := s.WithNamespace("other")
+	for i := range 10 {
+		evs := make([]*Event, 100)
+		for j := range evs {
+			n := i*100 + j
+			evs[j] = &Event{EventType: fmt.Sprintf("type.%d", n%10), Generated: base.Add(time.Duration(n) * 20 * time.Second)}
+		}
+		record(t, other, evs)
+		if i < 9 {
+			require.Equal(t, 16000.0, analyzed())
+		}
+	}
+	typeIndexed(other)
+	require.Equal(t, 21000.0, analyzed())
 }
