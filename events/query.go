@@ -650,7 +650,7 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 // then. The events are the cache's (see eventCache.shared).
 func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ids []int64, ok bool, err error) {
 	query, args := p.sql(idColumn, from, fromArg, limit)
-	if err := s.selectRead(ctx, &ids, query, args...); err != nil {
+	if ids, err = s.readIDs(ctx, query, args...); err != nil {
 		return nil, nil, false, err
 	}
 	out = make([]*Event, len(ids))

@@ -83,6 +83,26 @@ func (s *Store) queryRows(ctx context.Context, query string, args ...any) (*sql.
 	return st.QueryContext(ctx, args...)
 }
 
+// readIDs runs a read of one integer column through the statement cache
+// and returns its values, scanned by hand: a page's ids are read on every
+// query, and reflection cost more than their scan.
+func (s *Store) readIDs(ctx context.Context, query string, args ...any) ([]int64, error) {
+	rows, err := s.queryRows(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
 // getRead runs a one-row read through the statement cache.
 func (s *Store) getRead(ctx context.Context, dst any, query string, args ...any) error {
 	query = s.rdb.Rebind(query)
