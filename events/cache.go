@@ -81,7 +81,8 @@ const EventCacheDefault = 64 << 20
 // eventCache keeps decoded events by id. That is safe because an event
 // row never changes and no id is ever used twice: an id read from a live
 // row names the same event as when it was cached. Whether it is still
-// live is always read from the database (see readPage).
+// live is read from the database (see readPage), except where the count
+// of deletions tells (trait pages on PostgreSQL, see cachedTraitPage).
 type eventCache struct {
 	lru[*cachedEvent]
 	// hitRate is the share of a page's events that were cached, in
