@@ -462,15 +462,36 @@ func (s *Store) pageOfKnown(it *candIter, p *pageQuery, f *Filter) (out []*Event
 	return out, unknown, taken, false
 }
 
-// confirm reads the rows of ids, candidates of a trait index listing whose
-// count of deletions was deletions, and caches those that exist as live at
-// that count, and the others as gone.
+// confirm finds out which of ids, candidates of a trait index listing
+// whose count of deletions was deletions, still exist, and caches those as
+// live at that count and the others as gone. Of the events it has cached
+// it reads only the ids; of the others, the rows.
 func (s *Store) confirm(ctx context.Context, ids []int64, deletions int64) error {
 	cache := &s.index().events
-	from, arg := s.fromIDs(ids)
-	_, found, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+from, arg)
-	if err != nil {
-		return err
+	var cached, rows []int64
+	for _, id := range ids {
+		if _, ok := cache.shared(id); ok {
+			cached = append(cached, id)
+		} else {
+			rows = append(rows, id)
+		}
+	}
+	var found []int64
+	if len(cached) > 0 {
+		from, arg := s.fromIDs(cached)
+		got, err := s.readIDs(ctx, `SELECT e.id FROM `+from, arg)
+		if err != nil {
+			return err
+		}
+		found = got
+	}
+	if len(rows) > 0 {
+		from, arg := s.fromIDs(rows)
+		_, got, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+from, arg)
+		if err != nil {
+			return err
+		}
+		found = append(found, got...)
 	}
 	cache.sawLive(found, deletions)
 	live := make(map[int64]bool, len(found))
