@@ -322,6 +322,12 @@ func TestCachedTraitPages(t *testing.T) {
 		require.False(t, read(next))
 		require.Equal(t, pg, read(next))
 
+		// A type filter drops half the candidates: the first read
+		// confirms more of them in turn, the second needs no read.
+		mixed := &Query{Limit: 4, Filter: Filter{Traits: h3[1:], EventType: "type.a"}}
+		require.False(t, read(mixed))
+		require.Equal(t, pg, read(mixed))
+
 		// A deletion through another store, then one by hand (as
 		// another program would): the next page is read from the
 		// database and lacks the event.

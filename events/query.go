@@ -400,8 +400,11 @@ func (s *Store) cachedTraitPage(ctx context.Context, it *candIter, p *pageQuery,
 	if it.deletions == noDeletions || s.pageMode == pageRows {
 		return nil, false, nil
 	}
+	// Each confirm takes up to 4 times as many unknown candidates as the
+	// one before: a type or time filter may drop most of them.
+	grow := 1
 	for pass := 0; ; pass++ {
-		out, unknown, taken, tie := s.pageOfKnown(it, p, f)
+		out, unknown, taken, tie := s.pageOfKnown(it, p, f, grow)
 		switch {
 		case tie:
 			// The database orders it.
@@ -410,28 +413,35 @@ func (s *Store) cachedTraitPage(ctx context.Context, it *candIter, p *pageQuery,
 				s.afterCachedPage(pass > 0)
 			}
 			return clonePage(out), true, nil
-		case pass == 0:
+		case pass < confirmPasses:
 			it.giveBack(taken)
 			if err := s.confirm(ctx, unknown, it.deletions); err != nil {
 				return nil, false, err
 			}
+			grow *= 4
 			continue
 		}
-		// A tie, or candidates still unknown after confirm (the cache is
-		// too small to keep them).
+		// A tie, or candidates still unknown after the confirms (most
+		// fail the other filters, or the cache is too small to keep
+		// them).
 		it.giveBack(taken)
 		return nil, false, nil
 	}
 }
 
+// confirmPasses is how many times cachedTraitPage confirms candidates for
+// one page before it hands the page to the database.
+const confirmPasses = 3
+
 // pageOfKnown takes candidates of it until they fill p's page, and returns
 // the page's events if the cache knows every one it took; otherwise the
-// unknown ones among them, taken as if each were on the page. tie says an
-// order among equal times is needed. taken are the candidates it took.
-func (s *Store) pageOfKnown(it *candIter, p *pageQuery, f *Filter) (out []*Event, unknown []int64, taken []cand, tie bool) {
+// unknown ones among them, taken as if one in grow were on the page. tie
+// says an order among equal times is needed. taken are the candidates it
+// took.
+func (s *Store) pageOfKnown(it *candIter, p *pageQuery, f *Filter, grow int) (out []*Event, unknown []int64, taken []cand, tie bool) {
 	cache := &s.index().events
 	var last int64
-	for len(out)+len(unknown) < p.limit {
+	for len(out)+(len(unknown)+grow-1)/grow < p.limit {
 		c, more := it.next()
 		if !more {
 			break
