@@ -327,15 +327,12 @@ func (s *Store) query(ctx context.Context, q *Query) ([]*Event, error) {
 		return nil, err
 	}
 	p.deletions = it.deletions
-	if p.byTime {
-		out, ok, err := s.cachedTraitPage(ctx, it, p, &q.Filter)
-		if err != nil || ok {
-			return out, err
-		}
-	}
 	if !p.byTime {
 		from, arg := s.fromIDs(it.ids())
 		return s.readPage(ctx, p, from, arg, p.limit)
+	}
+	if out, ok, err := s.cachedTraitPage(ctx, it, p, &q.Filter); err != nil || ok {
+		return out, err
 	}
 	out := []*Event{}
 	// Every candidate passed the trait filters and the time range; a type
@@ -496,8 +493,7 @@ func (s *Store) confirm(ctx context.Context, ids []int64, deletions int64) error
 		found = got
 	}
 	if len(rows) > 0 {
-		from, arg := s.fromIDs(rows)
-		_, got, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+from, arg)
+		_, got, err := s.readByIDs(ctx, cache, rows)
 		if err != nil {
 			return err
 		}
@@ -700,8 +696,7 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 	if s.beforeMisses != nil {
 		s.beforeMisses()
 	}
-	byID, arg := s.fromIDs(miss)
-	evs, evIDs, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+byID, arg)
+	evs, evIDs, err := s.readByIDs(ctx, cache, miss)
 	if err != nil {
 		return nil, nil, false, err
 	}
@@ -718,6 +713,13 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 		}
 	}
 	return out, ids, true, nil
+}
+
+// readByIDs reads the events of ids that exist (see readRows).
+func (s *Store) readByIDs(ctx context.Context, cache *eventCache, ids []int64) ([]*Event, []int64, error) {
+	from, arg := s.fromIDs(ids)
+	evs, found, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+from, arg)
+	return evs, found, err
 }
 
 // readRows runs a read of idEventColumns and returns its events and their
@@ -778,10 +780,13 @@ func (s *Store) deleteIDs(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event WHERE id IN (SELECT c.id FROM `+list+`)`), arg); err != nil {
 		return fmt.Errorf("delete events: %w", err)
 	}
-	// They are not read again (ids are never reused): free their memory.
-	s.index().events.drop(ids)
+	s.forget(ids)
 	return nil
 }
+
+// forget frees the cached events of ids, which this process deleted: they
+// are not read again (ids are never reused).
+func (s *Store) forget(ids []int64) { s.index().events.drop(ids) }
 
 // dropEmptyRuns removes, in tx, the namespace's trait index runs that
 // cover ids in [lo, hi] and have no event left. Runs whose events are only
@@ -1020,9 +1025,7 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 				return err
 			}
 			n, batchBytes, last = len(ids), size, !more
-			// They are not read again (ids are never reused): free their
-			// memory.
-			s.index().events.drop(ids)
+			s.forget(ids)
 			if !last {
 				return nil
 			}

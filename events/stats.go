@@ -41,7 +41,7 @@ func (s *Store) keepStatistics(ctx context.Context, recorded int) error {
 	}
 	// A namespace's count turns negative once it was analyzed for.
 	newNamespace := false
-	if n, seen := idx.recordedIn[s.ns]; !seen || n >= 0 {
+	if n := idx.recordedIn[s.ns]; n >= 0 {
 		n += int64(recorded)
 		if newNamespace = n >= statsCheckEvery; newNamespace {
 			n = -1
