@@ -145,6 +145,39 @@ func TestRecord(t *testing.T) {
 			require.NoError(t, err)
 			require.JSONEq(t, big, string(got.Raw))
 		})
+		t.Run("ClustersABatchByType", func(t *testing.T) {
+			t.Parallel()
+			s, _ := open(t, nil)
+			ctx := context.Background()
+			// Types interleaved, and a type's times out of order.
+			evs := sample(6)
+			evs[0].Generated, evs[4].Generated = evs[4].Generated, evs[0].Generated
+			evs = append(evs, &Event{MessageID: "dup", EventType: "type.b"}, &Event{MessageID: "m001", EventType: "type.c"})
+			res, err := s.Record(ctx, evs[:len(evs)-1])
+			require.NoError(t, err)
+			for i, o := range res.Outcomes {
+				require.Equal(t, evs[i].MessageID, o.MessageID, "outcomes keep the batch's order")
+			}
+			res, err = s.Record(ctx, []*Event{evs[len(evs)-1], {MessageID: "m100", EventType: "type.a"}})
+			require.NoError(t, err)
+			require.Equal(t, []Status{StatusDuplicate, StatusStored}, []Status{res.Outcomes[0].Status, res.Outcomes[1].Status})
+			var rows []struct {
+				ID        int64  `db:"id"`
+				MessageID string `db:"message_id"`
+			}
+			require.NoError(t, s.db.Select(&rows, `SELECT id, message_id FROM event ORDER BY id`))
+			var inIDOrder []string
+			for _, r := range rows {
+				inIDOrder = append(inIDOrder, r.MessageID)
+			}
+			// type.a by time (m004's time is m000's), then type.b; then the
+			// second batch.
+			require.Equal(t, []string{"m004", "m002", "m000", "m001", "m003", "m005", "dup", "m100"}, inIDOrder,
+				"a batch's events take their ids by type, then time")
+			got, err := s.Query(ctx, &Query{Filter: Filter{EventType: "type.a"}})
+			require.NoError(t, err)
+			require.Equal(t, []string{"m004", "m002", "m000", "m100"}, ids(got), "queries keep their order")
+		})
 		t.Run("AssignsTimeSortableIDs", func(t *testing.T) {
 			t.Parallel()
 			s, b := open(t, nil)
