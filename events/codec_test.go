@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 
@@ -48,6 +49,22 @@ func TestCodec(t *testing.T) {
 		require.NoError(t, decodeEvent(out, uint8(datablock.EncodingJSON), 0, []byte(stored), int64(len(stored))))
 		require.Equal(t, ev.Traits, out.Traits)
 		require.JSONEq(t, string(ev.Raw), string(out.Raw))
+	})
+	t.Run("NamesAreInterned", func(t *testing.T) {
+		long := strings.Repeat("n", internNameMax+1)
+		in := &Event{Traits: []Trait{{Name: "interned", Type: TypeInteger, Value: int64(1)}, {Name: long, Type: TypeInteger, Value: int64(2)}}}
+		enc, err := encodeEvent(in)
+		require.NoError(t, err)
+		var got [2]*Event
+		for i := range got {
+			got[i] = &Event{}
+			require.NoError(t, decodeEvent(got[i], uint8(enc.encoding), uint8(enc.compression), enc.data, int64(enc.rawSize)))
+			require.Equal(t, in.Traits, got[i].Traits)
+		}
+		require.Same(t, unsafe.StringData(got[0].Traits[0].Name), unsafe.StringData(got[1].Traits[0].Name),
+			"two events share the name's bytes")
+		require.NotSame(t, unsafe.StringData(got[0].Traits[1].Name), unsafe.StringData(got[1].Traits[1].Name),
+			"a long name is not kept")
 	})
 	t.Run("DamagedValueIsAnError", func(t *testing.T) {
 		for _, b := range [][]byte{{}, {9}, {binaryVersion, 5}, {binaryVersion, 1, 1, 'a', byte(TypeFloat), 1}} {
