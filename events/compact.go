@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
@@ -35,24 +36,112 @@ func runTier(n int64) int {
 // errMerged says another process merged or dropped a run first.
 var errMerged = errors.New("events: trait index runs changed during the merge")
 
+// runBacklog is how many batches a namespace may record while its merge
+// runs: the Record that reaches it waits for the merge, so that runs do not
+// pile up faster than they are merged.
+const runBacklog = 4 * runFanout
+
 // afterRecord counts the batches this process recorded in the namespace
-// and merges its runs every runFanout batches. A failed merge loses
-// nothing (the runs stay as they were) and is tried again by the next
-// batch, so it does not fail the Record that triggered it.
+// and, every runFanout batches, starts a merge of its runs in the
+// background: a Record returns once its batch has committed, not after
+// the merges it made due. One merge runs per namespace at a time. A
+// failed merge loses nothing (the runs stay as they were) and is tried
+// again after the next batch.
 func (s *Store) afterRecord(ctx context.Context) {
 	idx := s.index()
 	idx.mu.Lock()
 	idx.written[s.ns]++
-	due := idx.written[s.ns] >= runFanout
+	n := idx.written[s.ns]
 	idx.mu.Unlock()
-	if !due {
+	if n < runFanout {
 		return
+	}
+	if n >= runBacklog {
+		if s.beforeMergeWait != nil {
+			s.beforeMergeWait()
+		}
+		idx.merges.wait(ctx, s.ns)
+	}
+	idx.merges.start(s.ns, func(ctx context.Context) { s.mergeDue(ctx, idx) })
+}
+
+// mergeDue compacts the namespace and takes the batches counted before
+// it off the count.
+func (s *Store) mergeDue(ctx context.Context, idx *indexState) {
+	idx.mu.Lock()
+	n := idx.written[s.ns]
+	idx.mu.Unlock()
+	if s.beforeMerge != nil {
+		s.beforeMerge(ctx)
 	}
 	if err := s.compact(ctx); err == nil || errors.Is(err, errMerged) {
 		idx.mu.Lock()
-		idx.written[s.ns] = 0
+		idx.written[s.ns] = max(0, idx.written[s.ns]-n)
 		idx.mu.Unlock()
 	}
+}
+
+// merger runs the background merges of one datasource, at most one per
+// namespace. Closing it cancels them and waits for them to end; a merge
+// cut short changes nothing.
+type merger struct {
+	mu     sync.Mutex
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	// running holds a channel per namespace being merged, closed when the
+	// merge ends.
+	running map[string]chan struct{}
+	closed  bool
+}
+
+func newMerger() *merger {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &merger{ctx: ctx, cancel: cancel, running: map[string]chan struct{}{}}
+}
+
+// start runs fn for ns in a goroutine unless one runs for ns already or
+// the merger is closed.
+func (m *merger) start(ns string, fn func(context.Context)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed || m.running[ns] != nil {
+		return
+	}
+	done := make(chan struct{})
+	m.running[ns] = done
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer close(done)
+		fn(m.ctx)
+		m.mu.Lock()
+		delete(m.running, ns)
+		m.mu.Unlock()
+	}()
+}
+
+// wait returns once no merge runs for ns, or when ctx is done.
+func (m *merger) wait(ctx context.Context, ns string) {
+	m.mu.Lock()
+	done := m.running[ns]
+	m.mu.Unlock()
+	if done == nil {
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// close cancels the running merges, waits for them and starts no more.
+func (m *merger) close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
 }
 
 // compact merges the namespace's runs while some tier of a trait holds
@@ -92,7 +181,11 @@ func (s *Store) compact(ctx context.Context) error {
 	return nil
 }
 
-// merge replaces each group of runs by one run, in one transaction.
+// merge replaces each group of runs by one run, in one transaction. The
+// runs are read and merged before it, so that the transaction only swaps
+// them: on SQLite it holds the one writer connection, which Records wait
+// for. If another process merged or dropped one of the runs meanwhile,
+// nothing changes (errMerged).
 func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 	var ids []int64
 	lo, hi := groups[0][0].MinID, groups[0][0].MaxID
@@ -106,44 +199,56 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		}
 		final = final || n >= s.runFinal
 	}
-	var merged []newRun
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		runs, err := s.runsByID(ctx, tx, ids)
-		if err != nil {
-			return err
+	runs, err := s.runsByID(ctx, s.rdb, ids)
+	if err != nil {
+		return err
+	}
+	if len(runs) < len(ids) {
+		return errMerged
+	}
+	// A run about to become final drops the entries of deleted events;
+	// smaller ones keep them until then (readers check every candidate's
+	// row, and a run left without events is dropped). An event deleted
+	// after this read keeps its entry, which matches nothing.
+	var live []int64
+	if final {
+		if err := s.selectRead(ctx, &live, `SELECT id FROM event WHERE id BETWEEN ? AND ? AND namespace = ? ORDER BY id`, lo, hi, s.ns); err != nil {
+			return fmt.Errorf("read the ids of live events: %w", err)
 		}
-		if len(runs) < len(ids) {
-			return errMerged
-		}
-		// A run about to become final drops the entries of deleted
-		// events; smaller ones keep them until then (readers check every
-		// candidate's row, and a run left without events is dropped).
-		var live []int64
-		if final {
-			if err := tx.SelectContext(ctx, &live, tx.Rebind(`SELECT id FROM event WHERE id BETWEEN ? AND ? AND namespace = ? ORDER BY id`), lo, hi, s.ns); err != nil {
-				return fmt.Errorf("read the ids of live events: %w", err)
-			}
-		}
-		_, runIDs, err := s.allocIDs(ctx, tx, 0, len(groups))
-		if err != nil {
-			return err
-		}
-		for gi, g := range groups {
-			lists := make([][]entry, len(g))
-			maxExp := g[0].MaxExp
-			for i, m := range g {
-				r := runs[m.ID]
-				for j := range r.len() {
-					if _, ok := slices.BinarySearch(live, r.ids[j]); ok || !final {
-						lists[i] = append(lists[i], r.entry(j))
-					}
+	}
+	type mergedGroup struct {
+		name    string
+		typ     TraitType
+		entries []entry
+		maxExp  int64
+	}
+	var todo []mergedGroup
+	for _, g := range groups {
+		lists := make([][]entry, len(g))
+		maxExp := g[0].MaxExp
+		for i, m := range g {
+			r := runs[m.ID]
+			for j := range r.len() {
+				if _, ok := slices.BinarySearch(live, r.ids[j]); ok || !final {
+					lists[i] = append(lists[i], r.entry(j))
 				}
-				maxExp = max(maxExp, m.MaxExp)
 			}
-			typ := TraitType(g[0].Type)
-			if entries := mergeSorted(lists, compareEntries(typ)); len(entries) > 0 {
-				merged = append(merged, buildRun(runIDs[gi], g[0].Name, typ, entries, maxExp))
-			}
+			maxExp = max(maxExp, m.MaxExp)
+		}
+		typ := TraitType(g[0].Type)
+		if entries := mergeSorted(lists, compareEntries(typ)); len(entries) > 0 {
+			todo = append(todo, mergedGroup{g[0].Name, typ, entries, maxExp})
+		}
+	}
+	var merged []newRun
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		_, runIDs, err := s.allocIDs(ctx, tx, 0, len(todo))
+		if err != nil {
+			return err
+		}
+		merged = merged[:0]
+		for i, m := range todo {
+			merged = append(merged, buildRun(runIDs[i], m.name, m.typ, m.entries, m.maxExp))
 		}
 		list, arg := s.idList(ids)
 		res, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_trait_run WHERE id IN (SELECT c.id FROM `+list+`)`), arg)

@@ -67,8 +67,12 @@
 // Deleting events leaves their entries in runs until the merge that makes
 // a run final drops them; readers check every candidate's row, and a run
 // left without any event is dropped with the last of them (Delete), or
-// when all its events have expired (Expire). Merges run after every 8th
-// batch a process records, in their own transaction: one that fails, or
+// when all its events have expired (Expire). After every 8th batch a
+// process records in a namespace, a merge starts in the background (one
+// per namespace at a time), so that the Record returns once its batch has
+// committed; a Record that finds 32 batches waiting for a merge waits for
+// it. A merge reads and merges its runs first, then swaps them in one short
+// transaction: one that fails, is stopped by closing the datasource, or
 // finds its runs merged by another process first, changes nothing.
 // Databases upgraded from schema version 2 (one index row per trait, table
 // event_trait) have those rows moved into runs when the store opens.

@@ -37,8 +37,9 @@ type indexState struct {
 	events eventCache
 	mu     sync.Mutex
 	// written counts the batches recorded per namespace since its last
-	// compaction.
+	// compaction; merges runs the compactions.
 	written map[string]int
+	merges  *merger
 	// listings are the run listings of cachedListRuns, by namespace and
 	// trait names.
 	listings map[string]listing
@@ -85,14 +86,19 @@ func (s *Store) index() *indexState {
 	if st, ok := indexStates.Load(s.db); ok {
 		return st.(*indexState)
 	}
-	st := &indexState{written: map[string]int{}, listings: map[string]listing{}}
+	st := &indexState{written: map[string]int{}, listings: map[string]listing{}, merges: newMerger()}
 	st.runs.max = s.indexCache
 	st.events.max = s.eventCache
 	got, loaded := indexStates.LoadOrStore(s.db, st)
-	if !loaded {
-		// Released with the datasource.
+	if loaded {
+		st.merges.close()
+	} else {
+		// Released with the datasource, once its merges have stopped.
 		db := s.db
-		s.closer.OnClose(func() { indexStates.CompareAndDelete(db, st) })
+		s.closer.OnClose(func() {
+			st.merges.close()
+			indexStates.CompareAndDelete(db, st)
+		})
 	}
 	return got.(*indexState)
 }

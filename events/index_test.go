@@ -90,10 +90,15 @@ func batches(t *testing.T, s *Store, prefix string, n, size int) []*Event {
 			e.Traits[1].Value = int64(k)
 		}
 		record(t, s, evs)
+		// Each merge ends before the next batch, as if they ran in line.
+		waitMerges(s)
 		all = append(all, evs...)
 	}
 	return all
 }
+
+// waitMerges returns once s's namespace has no background merge running.
+func waitMerges(s *Store) { s.index().merges.wait(context.Background(), s.ns) }
 
 // TestTraitIndexMerges checks that runs merge in tiers as batches come,
 // that a run about to become final drops the entries of deleted events,
@@ -234,6 +239,91 @@ func TestUpgradeFromTraitRows(t *testing.T) {
 	})
 }
 
+// TestBackgroundMerges checks that a Record does not wait for the merge
+// its batch made due, that the Record which reaches runBacklog batches
+// waits for it, and that closing the datasource stops a running merge,
+// which changes nothing.
+func TestBackgroundMerges(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		started, release := make(chan struct{}, 1), make(chan struct{})
+		canceled := make(chan struct{})
+		s.beforeMerge = func(ctx context.Context) {
+			started <- struct{}{}
+			select {
+			case <-release:
+			case <-ctx.Done():
+				close(canceled)
+			}
+		}
+		waited := make(chan struct{}, 1)
+		s.beforeMergeWait = func() { waited <- struct{}{} }
+		record := func(k int) []*Event {
+			evs := sample(10)
+			for i, e := range evs {
+				e.MessageID = fmt.Sprintf("b%04d", k*10+i)
+				e.Traits[0].Value = fmt.Sprintf("host%d", (k*10+i)%7)
+			}
+			res, err := s.Record(ctx, evs)
+			require.NoError(t, err)
+			require.Equal(t, len(evs), res.Stored)
+			return evs
+		}
+		var all []*Event
+		for k := range runFanout {
+			all = append(all, record(k)...)
+		}
+		<-started // the merge is held, yet Records go on
+		for k := runFanout; k < runBacklog-1; k++ {
+			all = append(all, record(k)...)
+		}
+		require.Empty(t, waited, "no Record waited below the backlog")
+		runs, _ := runCount(t, s, "host")
+		require.Equal(t, runBacklog-1, runs, "the held merge has changed nothing")
+
+		// The batch that reaches the backlog waits for the merge.
+		done := make(chan []*Event)
+		go func() { done <- record(runBacklog - 1) }()
+		<-waited
+		close(release)
+		all = append(all, <-done...)
+		waitMerges(s)
+		<-started // the merge the last batch started
+		waitMerges(s)
+		runs, entries := runCount(t, s, "host")
+		require.Equal(t, len(all), entries, "every event's entry once")
+		require.Less(t, runs, runFanout, "the runs were merged")
+		n, err := s.Count(ctx, &Filter{Traits: []TraitFilter{{Name: "host", Value: "host3"}}})
+		require.NoError(t, err)
+		var want int64
+		for _, e := range all {
+			if e.Traits[0].Value == "host3" {
+				want++
+			}
+		}
+		require.Equal(t, want, n)
+
+		// Closing stops a held merge; it changes nothing.
+		release = make(chan struct{})
+		for k := runBacklog; k < runBacklog+runFanout; k++ {
+			record(k)
+		}
+		<-started
+		before, _ := runCount(t, s, "host")
+		require.NoError(t, b.space.Close())
+		<-canceled
+		space, err := dataspace.Open(ctx, b.url, nil)
+		require.NoError(t, err)
+		defer space.Close()
+		again, err := Open(ctx, space, nil)
+		require.NoError(t, err)
+		after, _ := runCount(t, again, "host")
+		require.Equal(t, before, after, "the stopped merge changed nothing")
+	})
+}
+
 // TestMergeOfVanishedRun checks that a merge whose runs another process
 // merged or dropped first changes nothing.
 func TestMergeOfVanishedRun(t *testing.T) {
@@ -319,6 +409,9 @@ func TestConcurrentWritersMerge(t *testing.T) {
 		wg.Wait()
 		for _, err := range errs {
 			require.NoError(t, err)
+		}
+		for _, s := range stores {
+			waitMerges(s)
 		}
 		for _, s := range stores {
 			require.NoError(t, s.compact(ctx))

@@ -89,6 +89,10 @@ type Store struct {
 	// afterCachedPage, when set (by tests), runs when cachedTraitPage
 	// built a page, with whether it read rows to confirm its candidates.
 	afterCachedPage func(confirmed bool)
+	// beforeMerge, when set (by tests), runs as a background merge starts;
+	// beforeMergeWait before a Record waits for its namespace's merge.
+	beforeMerge     func(ctx context.Context)
+	beforeMergeWait func()
 	// afterExpireBatch, when set (by tests), runs after each transaction
 	// of Expire with the number of events it removed.
 	afterExpireBatch func(n int)
