@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -487,4 +488,56 @@ func TestTraitPagesInChunks(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestPositionsByID checks the order a decoded run finds its events in:
+// every position once, in ascending id order, whatever the shape of the
+// ids (ascending per value, random, repeated, descending).
+func TestPositionsByID(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(7, 8))
+	perValue := func(n, values int) []int64 {
+		var es []entry
+		for i := range n {
+			es = append(es, entry{n: int64(r.IntN(values)), id: int64(i*3 + r.IntN(3))})
+		}
+		slices.SortFunc(es, compareEntries(TypeInteger))
+		ids := make([]int64, n)
+		for i, e := range es {
+			ids[i] = e.id
+		}
+		return ids
+	}
+	random := make([]int64, 1000)
+	for i := range random {
+		random[i] = r.Int64N(500)
+	}
+	desc := make([]int64, 100)
+	for i := range desc {
+		desc[i] = int64(100 - i)
+	}
+	sparse := make([]int64, 300)
+	for i := range sparse {
+		sparse[i] = r.Int64N(1 << 40)
+	}
+	for name, ids := range map[string][]int64{
+		"One": {42}, "Two": {9, 3}, "Sorted": {1, 2, 3, 4}, "Descending": desc,
+		"PerValue": perValue(5000, 100), "FewValues": perValue(777, 3), "Random": random, "Sparse": sparse,
+	} {
+		t.Run(name, func(t *testing.T) {
+			pos := positionsByID(ids)
+			require.Len(t, pos, len(ids))
+			seen := make([]bool, len(ids))
+			for i, p := range pos {
+				require.False(t, seen[p], "position %d twice", p)
+				seen[p] = true
+				if i > 0 {
+					require.LessOrEqual(t, ids[pos[i-1]], ids[p], "at %d", i)
+				}
+			}
+		})
+	}
+	require.Equal(t, []int32{1, 3, 0, 2}, positionsByID([]int64{5, 3, 5, 3}), "equal ids keep their order")
+	require.Equal(t, []int32{1, 3, 0, 2}, positionsByID([]int64{1 << 50, 3, 1 << 50, 3}), "also when sorted")
+	require.Empty(t, positionsByID(nil))
 }

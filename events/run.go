@@ -195,15 +195,51 @@ func decodeRun(id int64, data []byte) (*run, error) {
 // the size of the values' bytes.
 func (r *run) finish(data int64) {
 	n := len(r.ids)
-	r.byID = make([]int32, n)
-	for i := range r.byID {
-		r.byID[i] = int32(i)
-	}
-	sort.Slice(r.byID, func(i, j int) bool { return r.ids[r.byID[i]] < r.ids[r.byID[j]] })
+	r.byID = positionsByID(r.ids)
 	r.minID, r.maxID = r.ids[r.byID[0]], r.ids[r.byID[n-1]]
 	r.minGen, r.maxGen = slices.Min(r.gens), slices.Max(r.gens)
 	r.memBytes = data + int64(n)*(8+8+4+16)
 }
+
+// positionsByID returns the positions of ids in ascending id order (of
+// equal ids, the first first). A run holds the events of consecutive
+// batches, so its ids mostly fill their range: then a counting sort finds
+// the order in two passes, a tenth of the time of a general sort, which
+// was most of what decoding a large run cost. Sparse ids (a trait only a
+// few event types carry, say) are sorted.
+func positionsByID(ids []int64) []int32 {
+	n := len(ids)
+	pos := make([]int32, n)
+	if n == 0 {
+		return pos
+	}
+	lo, hi := slices.Min(ids), slices.Max(ids)
+	if lo < 0 || uint64(hi-lo) >= uint64(denseIDs*n) {
+		for i := range pos {
+			pos[i] = int32(i)
+		}
+		slices.SortStableFunc(pos, func(x, y int32) int { return cmp.Compare(ids[x], ids[y]) })
+		return pos
+	}
+	// at[k] is where the first entry of id lo+k goes.
+	at := make([]int32, hi-lo+2)
+	for _, id := range ids {
+		at[id-lo+1]++
+	}
+	for k := 1; k < len(at); k++ {
+		at[k] += at[k-1]
+	}
+	for i, id := range ids {
+		pos[at[id-lo]] = int32(i)
+		at[id-lo]++
+	}
+	return pos
+}
+
+// denseIDs is how many times the entry count a run's id range may span
+// for positionsByID to count rather than sort: its counts take 4 bytes a
+// slot.
+const denseIDs = 8
 
 // run returns the decoded form of a run just built, as decodeRun would.
 func (nr *newRun) run() *run {
