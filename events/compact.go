@@ -313,11 +313,18 @@ func (s *Store) allocIDs(ctx context.Context, tx *sqlx.Tx, events, runs int) (ev
 		}
 		return ev, rn, nil
 	}
+	evIDs, runIDs, _, err = s.allocIDsSQLite(ctx, tx, events, runs)
+	return evIDs, runIDs, err
+}
+
+// allocIDsSQLite is allocIDs on SQLite; it also returns the count of
+// deletions from the event dictionaries, read in the same statement.
+func (s *Store) allocIDsSQLite(ctx context.Context, tx *sqlx.Tx, events, runs int) (evIDs, runIDs []int64, dictDeletions int64, err error) {
 	var lastEv, lastRun int64
-	if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET events = events + ?, runs = runs + ? RETURNING events, runs`, events, runs).Scan(&lastEv, &lastRun); err != nil {
-		return nil, nil, fmt.Errorf("allocate ids: %w", err)
+	if err := tx.QueryRowContext(ctx, `UPDATE event_seq SET events = events + ?, runs = runs + ? RETURNING events, runs, dict_deletions`, events, runs).Scan(&lastEv, &lastRun, &dictDeletions); err != nil {
+		return nil, nil, 0, fmt.Errorf("allocate ids: %w", err)
 	}
-	return idsUpTo(lastEv, events), idsUpTo(lastRun, runs), nil
+	return idsUpTo(lastEv, events), idsUpTo(lastRun, runs), dictDeletions, nil
 }
 
 // idsUpTo returns the n ids that end with last.

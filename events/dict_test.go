@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -166,5 +167,68 @@ func TestDictionariesAcrossProcesses(t *testing.T) {
 		await(an, postgres.NoticePayload)
 		require.Empty(t, types(a))
 		require.Empty(t, traits(a, "type.a"))
+	})
+}
+
+// TestDictionaryRowsAfterDeletes checks that a type pruned by another
+// process, or a dictionary row deleted by hand, is written again by the
+// next batch that carries it, although the writer has seen it before (on
+// SQLite a Record skips the rows it has seen while no dictionary row has
+// been deleted since).
+func TestDictionaryRowsAfterDeletes(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		space, err := dataspace.Open(ctx, b.url, nil)
+		require.NoError(t, err)
+		t.Cleanup(func() { space.Close() })
+		other, err := Open(ctx, space, &Config{Clock: b.clock.Now})
+		require.NoError(t, err)
+		// What the tables hold, read past every cache.
+		rows := func(table, typ string) (n int) {
+			t.Helper()
+			require.NoError(t, s.db.Get(&n, s.db.Rebind(`SELECT COUNT(*) FROM `+table+` WHERE event_type = ?`), typ))
+			return n
+		}
+		batch := func(prefix string, typ string) []*Event {
+			evs := sample(4)
+			for i, e := range evs {
+				e.MessageID, e.EventType = fmt.Sprintf("%s%d", prefix, i), typ
+			}
+			return evs
+		}
+		record(t, s, batch("a", "type.a"))
+		record(t, s, batch("b", "type.b"))
+		require.Equal(t, 1, rows("event_type", "type.a"))
+		require.Equal(t, 4, rows("event_type_trait", "type.a"))
+
+		// Another process deletes type.a's events, and prunes the type.
+		n, err := other.Delete(ctx, &Filter{EventType: "type.a"})
+		require.NoError(t, err)
+		require.EqualValues(t, 4, n)
+		require.Zero(t, rows("event_type", "type.a"))
+		require.Zero(t, rows("event_type_trait", "type.a"))
+		record(t, s, batch("c", "type.a"))
+		require.Equal(t, 1, rows("event_type", "type.a"), "the pruned type is back")
+		require.Equal(t, 4, rows("event_type_trait", "type.a"), "and its trait types")
+
+		// A row deleted by hand is back too.
+		_, err = s.db.Exec(s.db.Rebind(`DELETE FROM event_type_trait WHERE event_type = ? AND name = ?`), "type.b", "host")
+		require.NoError(t, err)
+		record(t, s, batch("d", "type.b"))
+		require.Equal(t, 4, rows("event_type_trait", "type.b"))
+
+		if s.pg {
+			return
+		}
+		// The skip itself: behind the count's back (no trigger), a
+		// deleted row the writer has seen is not written again.
+		_, err = s.db.Exec(`DROP TRIGGER event_type_trait_deleted`)
+		require.NoError(t, err)
+		_, err = s.db.Exec(`DELETE FROM event_type_trait WHERE event_type = 'type.b' AND name = 'host'`)
+		require.NoError(t, err)
+		record(t, s, batch("e", "type.b"))
+		require.Equal(t, 3, rows("event_type_trait", "type.b"), "seen rows are skipped")
 	})
 }

@@ -46,8 +46,10 @@ type indexState struct {
 	// upgraded is set once this process has moved the database's
 	// version-2 trait index rows into runs (upgradeTraitIndex).
 	upgraded atomic.Bool
-	// dict caches the dictionaries' listings (PostgreSQL only).
-	dict dictCache
+	// dict caches the dictionaries' listings (PostgreSQL only); dictSeen
+	// the dictionary rows a Record need not write (SQLite only).
+	dict     dictCache
+	dictSeen seenDictionaries
 	// after holds what runs once a transaction has ended (afterTx).
 	after map[*sqlx.Tx][]func()
 	// sinceAnalyze counts the events this process recorded since it last

@@ -38,9 +38,9 @@ const (
 // SchemaVersion is the datasource schema version the event store needs:
 // migration 0002_events.sql of both backends holds the event tables,
 // 0003_event_trait_runs.sql the trait index runs, 0004 how PostgreSQL
-// lists them, 0005 its count of deletions, and 0006 its run indexes
-// ending with the run id.
-const SchemaVersion = 6
+// lists them, 0005 its count of deletions, 0006 its run indexes ending
+// with the run id, and 0007 SQLite's count of dictionary deletions.
+const SchemaVersion = 7
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
