@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datasource/postgres"
-	"github.com/strata-dataspace/strata/dataspace"
 )
 
 func TestDictCacheKeepsOnlyWhileListening(t *testing.T) {
@@ -77,11 +76,7 @@ func TestDictionariesAcrossProcesses(t *testing.T) {
 	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
 		ctx := context.Background()
 		a, b := open(t, nil)
-		space, err := dataspace.Open(ctx, b.url, nil)
-		require.NoError(t, err)
-		t.Cleanup(func() { space.Close() })
-		other, err := Open(ctx, space, &Config{Clock: b.clock.Now})
-		require.NoError(t, err)
+		other := openOn(t, b.url, &Config{Clock: b.clock.Now})
 
 		// On PostgreSQL, each store's notices, from its first listing on.
 		watch := func(s *Store) chan postgres.Notice {
@@ -180,11 +175,7 @@ func TestDictionaryRowsAfterDeletes(t *testing.T) {
 	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
 		ctx := context.Background()
 		s, b := open(t, nil)
-		space, err := dataspace.Open(ctx, b.url, nil)
-		require.NoError(t, err)
-		t.Cleanup(func() { space.Close() })
-		other, err := Open(ctx, space, &Config{Clock: b.clock.Now})
-		require.NoError(t, err)
+		other := openOn(t, b.url, &Config{Clock: b.clock.Now})
 		// What the tables hold, read past every cache.
 		rows := func(table, typ string) (n int) {
 			t.Helper()

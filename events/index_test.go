@@ -13,7 +13,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datablock"
-	"github.com/strata-dataspace/strata/dataspace"
 )
 
 func TestRunCodec(t *testing.T) {
@@ -315,12 +314,7 @@ func TestBackgroundMerges(t *testing.T) {
 		before, _ := runCount(t, s, "host")
 		require.NoError(t, b.space.Close())
 		<-canceled
-		space, err := dataspace.Open(ctx, b.url, nil)
-		require.NoError(t, err)
-		defer space.Close()
-		again, err := Open(ctx, space, nil)
-		require.NoError(t, err)
-		after, _ := runCount(t, again, "host")
+		after, _ := runCount(t, openOn(t, b.url, nil), "host")
 		require.Equal(t, before, after, "the stopped merge changed nothing")
 	})
 }
@@ -381,12 +375,7 @@ func TestConcurrentWritersMerge(t *testing.T) {
 		const writers, rounds, size = 3, 12, 10
 		stores := []*Store{first}
 		for range writers - 1 {
-			space, err := dataspace.Open(ctx, b.url, nil)
-			require.NoError(t, err)
-			t.Cleanup(func() { space.Close() })
-			s, err := Open(ctx, space, &Config{Clock: b.clock.Now})
-			require.NoError(t, err)
-			stores = append(stores, s)
+			stores = append(stores, openOn(t, b.url, &Config{Clock: b.clock.Now}))
 		}
 		var wg sync.WaitGroup
 		errs := make([]error, writers)

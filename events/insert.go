@@ -188,12 +188,11 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 	var (
 		dups          []string
 		runs          []newRun
-		types         []string
-		tt            [][3]any
+		dictKeys      []string
 		dictDeletions int64
 	)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		types, tt = nil, nil
+		dictKeys = nil
 		existing := map[string]bool{}
 		var given []*pending
 		for _, p := range todo {
@@ -242,8 +241,9 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
 			return err
 		}
-		types, tt = batchDictionaries(kept)
-		newTypes, newTT := s.index().dictSeen.unseen(s.ns, types, tt, deletions)
+		types, tt := batchDictionaries(kept)
+		newTypes, newTT, keys := s.index().dictSeen.unseen(s.ns, types, tt, deletions)
+		dictKeys = keys
 		targs := make([]any, 0, 2*len(newTypes))
 		for _, t := range newTypes {
 			targs = append(targs, s.ns, t)
@@ -260,9 +260,9 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		}
 		return nil
 	})
-	if err == nil && len(types) > 0 {
-		// Committed: the batch's dictionary rows exist.
-		s.index().dictSeen.saw(s.ns, types, tt, dictDeletions)
+	if err == nil && len(dictKeys) > 0 {
+		// Committed: the rows it wrote exist.
+		s.index().dictSeen.saw(dictKeys, dictDeletions)
 	}
 	return dups, runs, err
 }
@@ -289,40 +289,39 @@ func dictKey(ns, typ, name string, kind int64) string {
 	return ns + "\x00" + typ + "\x00" + name + "\x00" + strconv.FormatInt(kind, 10)
 }
 
-// unseen returns the rows of types and tt not seen at deletions.
-func (d *seenDictionaries) unseen(ns string, types []string, tt [][3]any, deletions int64) ([]string, [][3]any) {
+// unseen returns the rows of types and tt not seen at deletions, and
+// their keys, for saw once they are committed.
+func (d *seenDictionaries) unseen(ns string, types []string, tt [][3]any, deletions int64) (newTypes []string, newTT [][3]any, keys []string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.deletions != deletions {
-		return types, tt
+	seen := func(k string) bool {
+		_, ok := d.rows[k]
+		return ok && d.deletions == deletions
 	}
-	var newTypes []string
 	for _, t := range types {
-		if _, ok := d.rows[dictKey(ns, t, "", 0)]; !ok {
-			newTypes = append(newTypes, t)
+		if k := dictKey(ns, t, "", 0); !seen(k) {
+			newTypes, keys = append(newTypes, t), append(keys, k)
 		}
 	}
-	var newTT [][3]any
-	for _, k := range tt {
-		if _, ok := d.rows[dictKey(ns, k[0].(string), k[1].(string), k[2].(int64))]; !ok {
-			newTT = append(newTT, k)
+	for _, r := range tt {
+		if k := dictKey(ns, r[0].(string), r[1].(string), r[2].(int64)); !seen(k) {
+			newTT, keys = append(newTT, r), append(keys, k)
 		}
 	}
-	return newTypes, newTT
+	return newTypes, newTT, keys
 }
 
-// saw records rows committed by a transaction that read deletions.
-func (d *seenDictionaries) saw(ns string, types []string, tt [][3]any, deletions int64) {
+// saw records the rows of keys (from unseen) as committed by a
+// transaction that read deletions. Rows skipped as seen are kept from
+// before, unless the deletions moved since: then they are written again.
+func (d *seenDictionaries) saw(keys []string, deletions int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.rows == nil || d.deletions != deletions || len(d.rows) > seenRowsMax {
 		d.deletions, d.rows = deletions, map[string]struct{}{}
 	}
-	for _, t := range types {
-		d.rows[dictKey(ns, t, "", 0)] = struct{}{}
-	}
-	for _, k := range tt {
-		d.rows[dictKey(ns, k[0].(string), k[1].(string), k[2].(int64))] = struct{}{}
+	for _, k := range keys {
+		d.rows[k] = struct{}{}
 	}
 }
 

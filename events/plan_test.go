@@ -15,7 +15,6 @@ import (
 	"github.com/lib/pq"
 	"github.com/stretchr/testify/require"
 
-	"github.com/strata-dataspace/strata/dataspace"
 	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
@@ -39,18 +38,6 @@ func planRows(node map[string]any, rel string) float64 {
 func openOnPostgres(t *testing.T, cfg *Config) *Store {
 	t.Helper()
 	return openOn(t, pgtest.NewDatabase(t), cfg)
-}
-
-// openOn opens a store on the database at url.
-func openOn(t *testing.T, url string, cfg *Config) *Store {
-	t.Helper()
-	ctx := context.Background()
-	space, err := dataspace.Open(ctx, url, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { space.Close() })
-	s, err := Open(ctx, space, cfg)
-	require.NoError(t, err)
-	return s
 }
 
 // explain returns PostgreSQL's plan of query through q, one line a node.

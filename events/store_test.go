@@ -40,6 +40,19 @@ type bundle struct {
 	url   string
 }
 
+// openOn opens a store with cfg on the database at url, over a
+// dataspace of its own (as another process would), closed when t ends.
+func openOn(t *testing.T, url string, cfg *Config) *Store {
+	t.Helper()
+	ctx := context.Background()
+	space, err := dataspace.Open(ctx, url, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { space.Close() })
+	s, err := Open(ctx, space, cfg)
+	require.NoError(t, err)
+	return s
+}
+
 // backends runs fn once per backend with a factory of fresh stores.
 func backends(t *testing.T, fn func(t *testing.T, open func(t *testing.T, cfg *Config) (*Store, *bundle))) {
 	t.Helper()
