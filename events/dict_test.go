@@ -7,9 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datasource/postgres"
+	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
 func TestDictCacheKeepsOnlyWhileListening(t *testing.T) {
@@ -210,16 +212,117 @@ func TestDictionaryRowsAfterDeletes(t *testing.T) {
 		record(t, s, batch("d", "type.b"))
 		require.Equal(t, 4, rows("event_type_trait", "type.b"))
 
-		if s.pg {
-			return
-		}
 		// The skip itself: behind the count's back (no trigger), a
 		// deleted row the writer has seen is not written again.
-		_, err = s.db.Exec(`DROP TRIGGER event_type_trait_deleted`)
+		_, err = s.db.Exec(`DROP TRIGGER event_type_trait_deleted` + map[bool]string{true: ` ON event_type_trait`}[s.pg])
 		require.NoError(t, err)
 		_, err = s.db.Exec(`DELETE FROM event_type_trait WHERE event_type = 'type.b' AND name = 'host'`)
 		require.NoError(t, err)
 		record(t, s, batch("e", "type.b"))
 		require.Equal(t, 3, rows("event_type_trait", "type.b"), "seen rows are skipped")
 	})
+}
+
+// On PostgreSQL, a Record that meets a prune in progress waits for it, then
+// writes the rows it deleted, though it had seen them.
+func TestDictionaryRowsDuringAPrune(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	s, other := openOn(t, url, nil), openOn(t, url, nil)
+	evs := sample(4)
+	record(t, s, evs)
+	typ := evs[0].EventType
+	traits := func() (n int) {
+		t.Helper()
+		require.NoError(t, s.db.Get(&n, `SELECT COUNT(*) FROM event_type_trait WHERE event_type = $1`, typ))
+		return n
+	}
+	want := traits()
+	require.Positive(t, want)
+
+	// A prune, as another process runs it: the count locked, then a
+	// deletion, not yet committed.
+	tx, err := other.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.Exec(`SELECT n FROM event_dict_deletions FOR UPDATE`)
+	require.NoError(t, err)
+	_, err = tx.Exec(`DELETE FROM event_type_trait WHERE event_type = $1 AND name = 'host'`, typ)
+	require.NoError(t, err)
+
+	again := sample(4)
+	for i, e := range again {
+		e.MessageID = fmt.Sprintf("again-%d", i)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Record(ctx, again)
+		done <- err
+	}()
+	waitForLockWaiter(t, s.db)
+	require.NoError(t, tx.Commit())
+	require.NoError(t, <-done)
+	require.Equal(t, want, traits(), "the Record wrote the row the prune deleted")
+}
+
+// On PostgreSQL, a prune that meets a Record in progress waits for it, and
+// keeps the type of the Record's events, though they were its only ones.
+func TestPruneDuringARecord(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.NewDatabase(t)
+	s, other := openOn(t, url, nil), openOn(t, url, nil)
+	evs := sample(2)
+	record(t, s, evs[:1])
+	typ := evs[0].EventType
+
+	// A Record of another event of the type, held before its commit. It
+	// skips the type's rows: it has seen them.
+	entered, release := make(chan struct{}), make(chan struct{})
+	s.beforeRecordCommit = func() {
+		close(entered)
+		<-release
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		_, err := s.Record(ctx, []*Event{{MessageID: "later", EventType: typ, Generated: evs[0].Generated, Traits: evs[0].Traits}})
+		recorded <- err
+	}()
+	<-entered
+	// Another process deletes the type's committed event, then prunes.
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := other.Delete(ctx, &Filter{MessageID: evs[0].MessageID})
+		deleted <- err
+	}()
+	waitForLockWaiter(t, s.db)
+	close(release)
+	require.NoError(t, <-recorded)
+	require.NoError(t, <-deleted)
+
+	var types int
+	require.NoError(t, s.db.Get(&types, `SELECT COUNT(*) FROM event_type WHERE event_type = $1`, typ))
+	require.Equal(t, 1, types, "the type of the event recorded during the prune is kept")
+	got, err := s.EventTypes(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{typ}, got)
+}
+
+// waitForLockWaiter returns once a session of db's database waits for a
+// lock another holds. It polls the server, which has no other way to say.
+func waitForLockWaiter(t *testing.T, db *sqlx.DB) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var n int
+		require.NoError(t, db.Get(&n, `SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`))
+		if n > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no session waited for the lock within 30s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

@@ -57,8 +57,10 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 // transaction.
 func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, []newRun, error) {
 	var (
-		dups []string
-		runs []newRun
+		dups          []string
+		runs          []newRun
+		dictKeys      []string
+		dictDeletions int64
 	)
 	// Prepared once and reused: an unprepared statement with arguments
 	// costs lib/pq a second round trip.
@@ -70,6 +72,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		dictKeys = nil
 		var ids, found []string
 		for _, p := range todo {
 			if !p.fresh {
@@ -117,27 +120,46 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
 			return err
 		}
+		// Last, so that the lock on the count of dictionary deletions
+		// is held for as short as can be, and never while waiting for
+		// another transaction's rows.
 		types, tt := batchDictionaries(kept)
-		ttTypes := make([]string, len(tt))
-		ttNames := make([]string, len(tt))
-		ttKinds := make([]int64, len(tt))
-		for i, k := range tt {
-			ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
-		}
+		seen := &s.index().dictSeen
+		epoch := seen.epoch()
+		newTypes, newTT, keys := seen.unseen(s.ns, types, tt, epoch)
 		st, err := inTxStmt(ctx, tx, dict, pgDictionaries)
 		if err != nil {
 			return fmt.Errorf("record the event and trait types: %w", err)
 		}
-		var added int64
-		if err := st.QueryRowContext(ctx,
-			s.ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)).Scan(&added); err != nil {
-			return fmt.Errorf("record the event and trait types: %w", err)
+		deletions, added, err := recordDictionaries(ctx, st, s.ns, newTypes, newTT)
+		if err != nil {
+			return err
 		}
+		if deletions != epoch {
+			// Rows were deleted since they were seen: write them all,
+			// under the lock the first statement took.
+			newTypes, newTT, keys = seen.unseen(s.ns, types, tt, deletions)
+			_, more, err := recordDictionaries(ctx, st, s.ns, newTypes, newTT)
+			if err != nil {
+				return err
+			}
+			added += more
+		}
+		dictKeys, dictDeletions = keys, deletions
 		if added > 0 {
-			return s.dictionariesChanged(ctx, tx, s.ns)
+			if err := s.dictionariesChanged(ctx, tx, s.ns); err != nil {
+				return err
+			}
+		}
+		if s.beforeRecordCommit != nil {
+			s.beforeRecordCommit()
 		}
 		return nil
 	})
+	if err == nil && len(dictKeys) > 0 {
+		// Committed: the rows it wrote exist.
+		s.index().dictSeen.saw(dictKeys, dictDeletions)
+	}
 	return dups, runs, err
 }
 
@@ -145,12 +167,31 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 const (
 	pgAllocIDs = `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
 		ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`
-	pgDictionaries = `WITH t AS (
-			INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING RETURNING 1),
+	// pgDictionaries writes dictionary rows and returns the count of
+	// dictionary deletions, read FOR SHARE (see migration 0008): the
+	// newest count, held until the transaction ends.
+	pgDictionaries = `WITH c AS (SELECT n FROM event_dict_deletions FOR SHARE),
+		t AS (INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING RETURNING 1),
 		k AS (INSERT INTO event_type_trait (namespace, event_type, name, type)
 			SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING RETURNING 1)
-		SELECT (SELECT count(*) FROM t) + (SELECT count(*) FROM k)`
+		SELECT (SELECT n FROM c), (SELECT count(*) FROM t) + (SELECT count(*) FROM k)`
 )
+
+// recordDictionaries writes the event types and trait types given with
+// st (pgDictionaries in the Record's transaction), and returns the count
+// of dictionary deletions and how many rows were new.
+func recordDictionaries(ctx context.Context, st *sqlx.Stmt, ns string, types []string, tt [][3]any) (deletions, added int64, err error) {
+	ttTypes := make([]string, len(tt))
+	ttNames := make([]string, len(tt))
+	ttKinds := make([]int64, len(tt))
+	for i, k := range tt {
+		ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
+	}
+	if err := st.QueryRowContext(ctx, ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)).Scan(&deletions, &added); err != nil {
+		return 0, 0, fmt.Errorf("record the event and trait types: %w", err)
+	}
+	return deletions, added, nil
+}
 
 // inTxStmt returns st (prepared outside tx by s.stmt) for use in tx, or,
 // when the statement cache was full and st is nil, query prepared in tx.
@@ -268,13 +309,13 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 }
 
 // seenDictionaries holds the dictionary rows (event types and trait
-// types, by namespace) this process has seen committed on SQLite, and the
-// count of dictionary deletions they were seen at. While a Record reads
-// the same count in its transaction, no row has been deleted since, and
-// it skips writing them: 90 conflicting inserts were a tenth of a bench
-// batch. SQLite runs one write transaction at a time, so no deletion can
-// come between the count's read and the commit. PostgreSQL writes every
-// batch's rows.
+// types, by namespace) this process has seen committed, and the count of
+// dictionary deletions they were seen at. While a Record reads the same
+// count in its transaction, no row has been deleted since, and it skips
+// writing them: 90 conflicting inserts were a tenth of a bench batch. No
+// deletion can come between the count's read and the commit: SQLite runs
+// one write transaction at a time, and on PostgreSQL the Record holds the
+// count's row FOR SHARE, which a prune locks FOR UPDATE before it deletes.
 type seenDictionaries struct {
 	mu        sync.Mutex
 	deletions int64
@@ -309,6 +350,13 @@ func (d *seenDictionaries) unseen(ns string, types []string, tt [][3]any, deleti
 		}
 	}
 	return newTypes, newTT, keys
+}
+
+// epoch returns the count of deletions the rows were seen at.
+func (d *seenDictionaries) epoch() int64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.deletions
 }
 
 // saw records the rows of keys (from unseen) as committed by a

@@ -811,11 +811,20 @@ const withoutEvents = `(SELECT e.generated FROM event e WHERE e.namespace = even
 	ORDER BY e.generated DESC LIMIT 1) IS NULL`
 
 // pruneDictionaries drops the event types (and their trait types) that no
-// event has any more, in every namespace when ns is empty.
+// event has any more, in every namespace when ns is empty. On PostgreSQL
+// it first locks the count of dictionary deletions FOR UPDATE: it waits
+// for the Records that hold it FOR SHARE, so that it sees their events,
+// and the Records after it wait for its commit, then read the count its
+// deletions moved and write their rows again (see migration 0008).
 func (s *Store) pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
 	cond, args := "", []any{}
 	if ns != "" {
 		cond, args = "namespace = ? AND ", []any{ns}
+	}
+	if s.pg {
+		if _, err := tx.ExecContext(ctx, `SELECT n FROM event_dict_deletions FOR UPDATE`); err != nil {
+			return fmt.Errorf("lock the count of dictionary deletions: %w", err)
+		}
 	}
 	types, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type WHERE `+cond+withoutEvents), args...)
 	if err != nil {

@@ -39,8 +39,9 @@ const (
 // migration 0002_events.sql of both backends holds the event tables,
 // 0003_event_trait_runs.sql the trait index runs, 0004 how PostgreSQL
 // lists them, 0005 its count of deletions, 0006 its run indexes ending
-// with the run id, and 0007 SQLite's count of dictionary deletions.
-const SchemaVersion = 7
+// with the run id, 0007 SQLite's count of dictionary deletions and 0008
+// PostgreSQL's.
+const SchemaVersion = 8
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
@@ -94,6 +95,9 @@ type Store struct {
 	// beforeMergeWait before a Record waits for its namespace's merge.
 	beforeMerge     func(ctx context.Context)
 	beforeMergeWait func()
+	// beforeRecordCommit, when set (by tests), runs as a Record on
+	// PostgreSQL is about to commit, its dictionary rows written.
+	beforeRecordCommit func()
 	// afterExpireBatch, when set (by tests), runs after each transaction
 	// of Expire with the number of events it removed.
 	afterExpireBatch func(n int)
