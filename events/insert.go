@@ -52,9 +52,9 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 }
 
 // insertPostgres stores a batch through COPY: it looks up existing
-// message_ids, takes ids from the sequence, then copies the events and
-// the batch's trait index runs and adds the dictionary entries, in one
-// transaction.
+// message_ids, takes ids from the sequences, copies the events, then
+// writes the batch's trait index runs and dictionary entries in one
+// statement, in one transaction.
 func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, []newRun, error) {
 	var (
 		dups          []string
@@ -67,7 +67,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 	if _, err := s.stmt(ctx, pgAllocIDs); err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
-	dict, err := s.stmt(ctx, pgDictionaries)
+	tail, err := s.stmt(ctx, pgRecordTail)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
 	}
@@ -117,21 +117,19 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			return fmt.Errorf("copy events: %w", err)
 		}
 		runs = batchRuns(kept, runIDs)
-		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
-			return err
-		}
-		// Last, so that the lock on the count of dictionary deletions
-		// is held for as short as can be, and never while waiting for
-		// another transaction's rows.
+		// The runs go with the dictionary rows, in one statement, last:
+		// so that the lock on the count of dictionary deletions is held
+		// for as short as can be, and never while waiting for another
+		// transaction's rows.
 		types, tt := batchDictionaries(kept)
 		seen := &s.index().dictSeen
 		epoch := seen.epoch()
 		newTypes, newTT, keys := seen.unseen(s.ns, types, tt, epoch)
-		st, err := inTxStmt(ctx, tx, dict, pgDictionaries)
+		st, err := inTxStmt(ctx, tx, tail, pgRecordTail)
 		if err != nil {
-			return fmt.Errorf("record the event and trait types: %w", err)
+			return fmt.Errorf("record the trait index runs and dictionaries: %w", err)
 		}
-		deletions, added, err := recordDictionaries(ctx, st, s.ns, newTypes, newTT)
+		deletions, added, err := recordTail(ctx, st, s.ns, runs, newTypes, newTT)
 		if err != nil {
 			return err
 		}
@@ -139,7 +137,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			// Rows were deleted since they were seen: write them all,
 			// under the lock the first statement took.
 			newTypes, newTT, keys = seen.unseen(s.ns, types, tt, deletions)
-			_, more, err := recordDictionaries(ctx, st, s.ns, newTypes, newTT)
+			_, more, err := recordTail(ctx, st, s.ns, nil, newTypes, newTT)
 			if err != nil {
 				return err
 			}
@@ -167,28 +165,44 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 const (
 	pgAllocIDs = `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
 		ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`
-	// pgDictionaries writes dictionary rows and returns the count of
-	// dictionary deletions, read FOR SHARE (see migration 0008): the
-	// newest count, held until the transaction ends.
-	pgDictionaries = `WITH c AS (SELECT n FROM event_dict_deletions FOR SHARE),
+	// pgRecordTail writes a batch's trait index runs and dictionary rows,
+	// and returns the count of dictionary deletions, read FOR SHARE (see
+	// migration 0008): the newest count, held until the transaction ends.
+	pgRecordTail = `WITH r AS (INSERT INTO event_trait_run (id, namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data)
+			SELECT id, $1, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data
+			FROM unnest($6::bigint[], $7::text[], $8::smallint[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[])
+				AS u(id, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data)),
+		c AS (SELECT n FROM event_dict_deletions FOR SHARE),
 		t AS (INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING RETURNING 1),
 		k AS (INSERT INTO event_type_trait (namespace, event_type, name, type)
 			SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING RETURNING 1)
 		SELECT (SELECT n FROM c), (SELECT count(*) FROM t) + (SELECT count(*) FROM k)`
 )
 
-// recordDictionaries writes the event types and trait types given with
-// st (pgDictionaries in the Record's transaction), and returns the count
-// of dictionary deletions and how many rows were new.
-func recordDictionaries(ctx context.Context, st *sqlx.Stmt, ns string, types []string, tt [][3]any) (deletions, added int64, err error) {
+// recordTail writes runs, event types and trait types with st
+// (pgRecordTail in the Record's transaction), and returns the count of
+// dictionary deletions and how many dictionary rows were new.
+func recordTail(ctx context.Context, st *sqlx.Stmt, ns string, runs []newRun, types []string, tt [][3]any) (deletions, added int64, err error) {
 	ttTypes := make([]string, len(tt))
 	ttNames := make([]string, len(tt))
 	ttKinds := make([]int64, len(tt))
 	for i, k := range tt {
 		ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
 	}
-	if err := st.QueryRowContext(ctx, ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds)).Scan(&deletions, &added); err != nil {
-		return 0, 0, fmt.Errorf("record the event and trait types: %w", err)
+	var (
+		ids, entries, minIDs, maxIDs, minGens, maxGens, expires, kinds pq.Int64Array
+		names                                                          pq.StringArray
+		data                                                           pq.ByteaArray
+	)
+	for _, r := range runs {
+		ids, names, kinds = append(ids, r.id), append(names, r.name), append(kinds, int64(r.typ))
+		entries, minIDs, maxIDs = append(entries, int64(len(r.entries))), append(minIDs, r.minID), append(maxIDs, r.maxID)
+		minGens, maxGens, expires = append(minGens, r.minGen), append(maxGens, r.maxGen), append(expires, r.maxExpires)
+		data = append(data, r.data)
+	}
+	if err := st.QueryRowContext(ctx, ns, pq.StringArray(types), pq.StringArray(ttTypes), pq.StringArray(ttNames), pq.Int64Array(ttKinds),
+		ids, names, kinds, entries, minIDs, maxIDs, minGens, maxGens, expires, data).Scan(&deletions, &added); err != nil {
+		return 0, 0, fmt.Errorf("record the trait index runs and dictionaries: %w", err)
 	}
 	return deletions, added, nil
 }
