@@ -54,6 +54,13 @@ func (c *lru[V]) put(id int64, v V, bytes int64) {
 	}
 }
 
+// full tells whether a value of bytes would push out others.
+func (c *lru[V]) full(bytes int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes+bytes > c.max
+}
+
 // drop forgets ids (that no longer exist).
 func (c *lru[V]) drop(ids []int64) {
 	c.mu.Lock()
@@ -85,6 +92,8 @@ const EventCacheDefault = 64 << 20
 // of deletions tells (trait pages on PostgreSQL, see cachedTraitPage).
 type eventCache struct {
 	lru[*cachedEvent]
+	// door admits an event into the full cache on its second read.
+	door doorkeeper
 	// hitRate is the share of a page's events that were cached, in
 	// 1/1024ths, averaged over the recent pages: while it is high, pages
 	// read ids first rather than whole rows at once.
@@ -102,10 +111,47 @@ func (c *eventCache) shared(id int64) (*Event, bool) {
 	return ce.ev, true
 }
 
-// keep caches e under id. From then on e belongs to the cache, as shared
-// says.
-func (c *eventCache) keep(id int64, e *Event) {
-	c.put(id, &cachedEvent{ev: e}, e.memBytes())
+// keep caches e under id, and tells whether it did: from then on e
+// belongs to the cache, as shared says. While the cache has room it keeps
+// every event; once full, only an event read before (see doorkeeper), or
+// every one when all is set. So a scan over more events than the cache
+// holds, each read once, does not push out those read again and again,
+// nor pay to cache and copy what it will not read twice.
+func (c *eventCache) keep(id int64, e *Event, all bool) bool {
+	bytes := e.memBytes()
+	if !all && c.full(bytes) && !c.door.again(id) {
+		return false
+	}
+	c.put(id, &cachedEvent{ev: e}, bytes)
+	return true
+}
+
+// doorkeeper remembers, roughly, which ids were asked for: one bit per
+// hash of an id, all cleared once half are set, so that it forgets what
+// was not asked for again in a while. A collision admits an event early,
+// which costs only a place in the cache.
+type doorkeeper struct {
+	bits [doorBits / 64]atomic.Uint64
+	set  atomic.Int64
+}
+
+const doorBits = 1 << 20
+
+// again tells whether id was asked for since the last clearing, and
+// remembers it.
+func (d *doorkeeper) again(id int64) bool {
+	h := uint64(id) * 0x9E3779B97F4A7C15 >> (64 - 20)
+	mask := uint64(1) << (h % 64)
+	if d.bits[h/64].Or(mask)&mask != 0 {
+		return true
+	}
+	if d.set.Add(1) >= doorBits/2 {
+		for i := range d.bits {
+			d.bits[i].Store(0)
+		}
+		d.set.Store(0)
+	}
+	return false
 }
 
 // cachedEvent is an event in the cache, and when it was last seen live;
@@ -180,17 +226,24 @@ func (c *eventCache) idsFirst() bool {
 // (trait values are strings, numbers and times), in four allocations for
 // the page rather than three an event: the events, their traits, their
 // raw payloads and the list. An event a caller keeps holds the page's
-// arrays alive with it.
-func clonePage(evs []*Event) []*Event {
+// arrays alive with it. The events owned marks (nil: none) are the
+// page's own, not the cache's: they are handed out as they are.
+func clonePage(evs []*Event, owned []bool) []*Event {
 	var nTraits, nRaw int
-	for _, e := range evs {
-		nTraits, nRaw = nTraits+len(e.Traits), nRaw+len(e.Raw)
+	for i, e := range evs {
+		if owned == nil || !owned[i] {
+			nTraits, nRaw = nTraits+len(e.Traits), nRaw+len(e.Raw)
+		}
 	}
 	copies := make([]Event, len(evs))
 	traits := make([]Trait, 0, nTraits)
 	raw := make([]byte, 0, nRaw)
 	out := make([]*Event, len(evs))
 	for i, e := range evs {
+		if owned != nil && owned[i] {
+			out[i] = e
+			continue
+		}
 		c := &copies[i]
 		*c = *e
 		// Each copy's slices end at their own length, so that an append

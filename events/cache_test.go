@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -136,19 +137,35 @@ func TestPageReadModes(t *testing.T) {
 		require.NotEqual(t, gone, got[9].MessageID)
 
 		// The events returned are the caller's: changing them changes
-		// no later page, whether they were cached or not.
-		for _, mode := range []int{pageRows, pageIDs} {
-			s.pageMode = mode
-			clearCache()
-			for range 2 {
-				got, err := s.Query(ctx, q)
-				require.NoError(t, err)
-				got[0].Traits[0].Value = "changed"
-				got[0].Raw[0] = ' '
+		// no later page, whether they were cached or not, or read while
+		// the cache was full.
+		cache := &s.index().events
+		for _, full := range []bool{false, true} {
+			if full {
+				cache.mu.Lock()
+				cache.max = 1
+				cache.mu.Unlock()
 			}
-			again, err := s.Query(ctx, q)
-			require.NoError(t, err)
-			require.Equal(t, before[0], again[0], "mode %d", mode)
+			for _, mode := range []int{pageRows, pageIDs} {
+				s.pageMode = mode
+				clearCache()
+				for range 3 {
+					got, err := s.Query(ctx, q)
+					require.NoError(t, err)
+					got[0].Traits[0].Value = "changed"
+					got[0].Raw[0] = ' '
+				}
+				again, err := s.Query(ctx, q)
+				require.NoError(t, err)
+				require.Equal(t, before[0], again[0], "mode %d, full %v", mode, full)
+			}
+		}
+		// With a full cache, every shape of page is as before.
+		for _, q := range pageQueries() {
+			s.pageMode = pageRows
+			want := allPages(t, s, q)
+			s.pageMode = pageIDs
+			require.Equal(t, want, allPages(t, s, q), "ids first, full cache: %+v", q)
 		}
 	})
 }
@@ -247,7 +264,7 @@ func TestClonePage(t *testing.T) {
 		want[i].Traits = slices.Clone(e.Traits)
 		want[i].Raw = slices.Clone(e.Raw)
 	}
-	got := clonePage(evs)
+	got := clonePage(evs, nil)
 	require.Len(t, got, len(evs))
 	for i := range evs {
 		require.Equal(t, want[i], *got[i])
@@ -268,6 +285,48 @@ func TestClonePage(t *testing.T) {
 	for i, e := range evs {
 		require.Equal(t, want[i], *e)
 	}
+
+	// The page's own events are handed out as they are, the others
+	// copied.
+	got = clonePage(evs, []bool{true, false, true, false})
+	require.Same(t, evs[0], got[0])
+	require.Same(t, evs[2], got[2])
+	require.NotSame(t, evs[1], got[1])
+	require.Equal(t, want[1], *got[1])
+	got[1].Traits[0].Value = "changed"
+	require.Equal(t, want[1], *evs[1])
+}
+
+// TestEventCacheAdmission checks that the event cache keeps every event
+// while it has room and, once full, an event on its second read only, or
+// at once when asked to keep all.
+func TestEventCacheAdmission(t *testing.T) {
+	ev := func(id int) *Event { return &Event{MessageID: fmt.Sprintf("m%d", id), Raw: json.RawMessage(`{}`)} }
+	size := ev(0).memBytes()
+	c := eventCache{lru: lru[*cachedEvent]{max: 3 * size}}
+	for id := range 3 {
+		require.True(t, c.keep(int64(id), ev(id), false), "kept while there is room")
+	}
+	require.False(t, c.keep(3, ev(3), false), "a first read of a full cache is not kept")
+	_, ok := c.shared(3)
+	require.False(t, ok)
+	require.True(t, c.keep(3, ev(3), false), "the second read is")
+	_, ok = c.shared(3)
+	require.True(t, ok)
+	require.True(t, c.keep(4, ev(4), true), "kept at once when all are")
+	require.Len(t, c.ids(), 3, "the cache stays within its size")
+}
+
+// TestDoorkeeperForgets checks that the doorkeeper remembers ids until
+// half its bits are set, then starts over.
+func TestDoorkeeperForgets(t *testing.T) {
+	var d doorkeeper
+	require.False(t, d.again(7))
+	require.True(t, d.again(7))
+	for id := int64(1000); d.set.Load() != 0; id++ {
+		d.again(id)
+	}
+	require.False(t, d.again(7), "remembered past the clearing")
 }
 
 // TestCachedTraitPages checks when a trait query's page sorted by time is

@@ -409,7 +409,7 @@ func (s *Store) cachedTraitPage(ctx context.Context, it *candIter, p *pageQuery,
 			if s.afterCachedPage != nil {
 				s.afterCachedPage(pass > 0)
 			}
-			return clonePage(out), true, nil
+			return clonePage(out, nil), true, nil
 		case pass < confirmPasses:
 			it.giveBack(taken)
 			if err := s.confirm(ctx, unknown, it.deletions); err != nil {
@@ -493,11 +493,12 @@ func (s *Store) confirm(ctx context.Context, ids []int64, deletions int64) error
 		found = got
 	}
 	if len(rows) > 0 {
-		_, got, err := s.readByIDs(ctx, cache, rows)
+		// Kept, all: the page is built from the cache.
+		read, err := s.readByIDs(ctx, cache, rows, true)
 		if err != nil {
 			return err
 		}
-		found = append(found, got...)
+		found = append(found, read.ids...)
 	}
 	cache.sawLive(found, deletions)
 	live := make(map[int64]bool, len(found))
@@ -641,7 +642,7 @@ const (
 // recent pages' events were in the process's event cache, it reads the
 // page's ids first (on SQLite, a filter without traits reads them from an
 // index alone) and then only the rows it has not cached; otherwise it
-// reads the rows at once, and caches them.
+// reads the rows at once, and offers them to the cache.
 func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg any, limit int) ([]*Event, error) {
 	cache := &s.index().events
 	idsFirst := cache.idsFirst()
@@ -652,87 +653,102 @@ func (s *Store) readPage(ctx context.Context, p *pageQuery, from string, fromArg
 		idsFirst = true
 	}
 	if idsFirst {
-		out, ids, ok, err := s.readIDsFirst(ctx, cache, p, from, fromArg, limit)
+		r, ok, err := s.readIDsFirst(ctx, cache, p, from, fromArg, limit)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			cache.sawLive(ids, p.deletions)
-			return clonePage(out), nil
+			cache.sawLive(r.ids, p.deletions)
+			return clonePage(r.evs, r.owned), nil
 		}
 		// An event went between the two reads: read the rows at once.
 	}
 	query, args := p.sql(idEventColumns, from, fromArg, limit)
-	out, ids, misses, err := s.readRows(ctx, cache, query, args...)
+	r, err := s.readRows(ctx, cache, false, query, args...)
 	if err != nil {
 		return nil, err
 	}
-	cache.observe(misses, len(out))
-	cache.sawLive(ids, p.deletions)
-	return clonePage(out), nil
+	cache.observe(r.misses, len(r.evs))
+	cache.sawLive(r.ids, p.deletions)
+	return clonePage(r.evs, r.owned), nil
+}
+
+// readEvents are the events a read returned, in order, and their ids;
+// owned marks those that are the read's own rather than the cache's (see
+// eventCache.keep), which may be handed out as they are.
+type readEvents struct {
+	evs    []*Event
+	ids    []int64
+	owned  []bool
+	misses int // how many were not cached
+}
+
+// add appends e, of id, to r.
+func (r *readEvents) add(id int64, e *Event, owned bool) {
+	r.evs, r.ids, r.owned = append(r.evs, e), append(r.ids, id), append(r.owned, owned)
 }
 
 // readIDsFirst reads the ids of the page, then the rows of those not
-// cached, and the page's ids. ok is false when one of those is gone by
-// then. The events are the cache's (see eventCache.shared).
-func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (out []*Event, ids []int64, ok bool, err error) {
+// cached. ok is false when one of those is gone by then.
+func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuery, from string, fromArg any, limit int) (r readEvents, ok bool, err error) {
 	query, args := p.sql(idColumn, from, fromArg, limit)
-	if ids, err = s.readIDs(ctx, query, args...); err != nil {
-		return nil, nil, false, err
+	if r.ids, err = s.readIDs(ctx, query, args...); err != nil {
+		return r, false, err
 	}
-	out = make([]*Event, len(ids))
+	r.evs, r.owned = make([]*Event, len(r.ids)), make([]bool, len(r.ids))
 	var miss []int64
-	for i, id := range ids {
+	for i, id := range r.ids {
 		if e, hit := cache.shared(id); hit {
-			out[i] = e
+			r.evs[i] = e
 		} else {
 			miss = append(miss, id)
 		}
 	}
-	cache.observe(len(miss), len(ids))
+	r.misses = len(miss)
+	cache.observe(len(miss), len(r.ids))
 	if len(miss) == 0 {
-		return out, ids, true, nil
+		return r, true, nil
 	}
 	if s.beforeMisses != nil {
 		s.beforeMisses()
 	}
-	evs, evIDs, err := s.readByIDs(ctx, cache, miss)
+	read, err := s.readByIDs(ctx, cache, miss, false)
 	if err != nil {
-		return nil, nil, false, err
+		return r, false, err
 	}
-	if len(evs) < len(miss) {
-		return nil, nil, false, nil
+	if len(read.evs) < len(miss) {
+		return r, false, nil
 	}
-	got := make(map[int64]*Event, len(evs))
-	for i, id := range evIDs {
-		got[id] = evs[i]
+	at := make(map[int64]int, len(read.ids))
+	for i, id := range read.ids {
+		at[id] = i
 	}
-	for i, id := range ids {
-		if out[i] == nil {
-			out[i] = got[id]
+	for i, id := range r.ids {
+		if r.evs[i] == nil {
+			k := at[id]
+			r.evs[i], r.owned[i] = read.evs[k], read.owned[k]
 		}
 	}
-	return out, ids, true, nil
+	return r, true, nil
 }
 
 // readByIDs reads the events of ids that exist (see readRows).
-func (s *Store) readByIDs(ctx context.Context, cache *eventCache, ids []int64) ([]*Event, []int64, error) {
+func (s *Store) readByIDs(ctx context.Context, cache *eventCache, ids []int64, keepAll bool) (readEvents, error) {
 	from, arg := s.fromIDs(ids)
-	evs, found, _, err := s.readRows(ctx, cache, `SELECT `+idEventColumns+` FROM `+from, arg)
-	return evs, found, err
+	return s.readRows(ctx, cache, keepAll, `SELECT `+idEventColumns+` FROM `+from, arg)
 }
 
-// readRows runs a read of idEventColumns and returns its events and their
-// ids, in order, and how many were not cached. A cached event is taken
-// from the cache; the others are decoded, and cached. The events are the
-// cache's (see eventCache.shared).
-func (s *Store) readRows(ctx context.Context, cache *eventCache, query string, args ...any) (evs []*Event, ids []int64, misses int, err error) {
+// readRows runs a read of idEventColumns and returns its events. A cached
+// event is taken from the cache; the others are decoded, and offered to
+// the cache (see eventCache.keep), which takes them all when keepAll is
+// set.
+func (s *Store) readRows(ctx context.Context, cache *eventCache, keepAll bool, query string, args ...any) (readEvents, error) {
+	out := readEvents{evs: []*Event{}}
 	rows, err := s.queryRows(ctx, query, args...)
 	if err != nil {
-		return nil, nil, 0, err
+		return out, err
 	}
 	defer rows.Close()
-	evs = []*Event{}
 	for rows.Next() {
 		var (
 			r  eventRow
@@ -740,22 +756,20 @@ func (s *Store) readRows(ctx context.Context, cache *eventCache, query string, a
 		)
 		if err := rows.Scan(&id, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
 			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
-			return nil, nil, 0, err
+			return out, err
 		}
-		e, hit := cache.shared(id)
-		if !hit {
-			misses++
-			if e, err = r.event(); err != nil {
-				return nil, nil, 0, err
-			}
-			cache.keep(id, e)
+		if e, hit := cache.shared(id); hit {
+			out.add(id, e, false)
+			continue
 		}
-		evs, ids = append(evs, e), append(ids, id)
+		out.misses++
+		e, err := r.event()
+		if err != nil {
+			return out, err
+		}
+		out.add(id, e, !cache.keep(id, e, keepAll))
 	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, 0, err
-	}
-	return evs, ids, misses, nil
+	return out, rows.Err()
 }
 
 // Count returns how many events match f.
