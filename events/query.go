@@ -1036,6 +1036,16 @@ func (s *Store) Expire(ctx context.Context, now time.Time, batch int, dryRun boo
 		}
 		return r.N, r.B, nil
 	}
+	// Nothing expired: no transaction, so that a run of the reaper with
+	// nothing to do moves no count of deletions (which would make every
+	// process read its cached trait pages again) and waits for no Record.
+	var expired bool
+	if err := s.getRead(ctx, &expired, `SELECT EXISTS (SELECT 1 FROM event WHERE expires <= ?)`, horizon); err != nil {
+		return 0, 0, fmt.Errorf("expire events before %s: look for expired events: %w", now.UTC().Format(time.RFC3339), err)
+	}
+	if !expired {
+		return 0, 0, nil
+	}
 	for {
 		var (
 			n          int

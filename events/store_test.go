@@ -673,6 +673,27 @@ func TestExpireBatches(t *testing.T) {
 				require.Equal(t, []string{"late"}, ids(left))
 			})
 		}
+
+		// Nothing left to expire: no transaction, and no count of
+		// deletions moves (on PostgreSQL, processes would read their
+		// cached trait pages again).
+		counts := func() (n [2]int64) {
+			t.Helper()
+			if s.pg {
+				require.NoError(t, s.db.Get(&n[0], `SELECT n FROM event_deletions`))
+				require.NoError(t, s.db.Get(&n[1], `SELECT n FROM event_dict_deletions`))
+			} else {
+				require.NoError(t, s.db.Get(&n[1], `SELECT dict_deletions FROM event_seq`))
+			}
+			return n
+		}
+		before := counts()
+		s.afterExpireBatch = func(int) { t.Error("Expire ran a transaction with nothing to expire") }
+		rows, bytes, err := s.Expire(ctx, now, 0, false)
+		require.NoError(t, err)
+		require.Zero(t, rows)
+		require.Zero(t, bytes)
+		require.Equal(t, before, counts())
 	})
 }
 
