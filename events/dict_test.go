@@ -326,3 +326,35 @@ func waitForLockWaiter(t *testing.T, db *sqlx.DB) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// On PostgreSQL, deletes applied with session_replication_role = replica,
+// as a logical replication subscriber or pg_restore applies them, move
+// the counts of deletions all the same.
+func TestCountsMoveUnderReplicationRole(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openOnPostgres(t, nil)
+	record(t, s, sample(4))
+	counts := func() (n [2]int64) {
+		t.Helper()
+		require.NoError(t, s.db.Get(&n[0], `SELECT n FROM event_deletions`))
+		require.NoError(t, s.db.Get(&n[1], `SELECT n FROM event_dict_deletions`))
+		return n
+	}
+	before := counts()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	require.NoError(t, err)
+	defer func() { _ = tx.Rollback() }()
+	for _, stmt := range []string{
+		`SET LOCAL session_replication_role = replica`,
+		`DELETE FROM event WHERE message_id = 'm000'`,
+		`DELETE FROM event_type_trait WHERE name = 'host'`,
+	} {
+		_, err := tx.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
+	require.NoError(t, tx.Commit())
+	after := counts()
+	require.Greater(t, after[0], before[0], "event deletions counted")
+	require.Greater(t, after[1], before[1], "dictionary deletions counted")
+}
