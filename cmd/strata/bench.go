@@ -17,6 +17,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		workloads []string
 		scale     float64
 		keep      bool
+		runs      int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -26,7 +27,12 @@ the datasource named by --db, together with the raw-SQL references measured in t
 same run (workloads named RAW-…). Each workload creates its own task managers
 (named ` + bench.NamePrefix + `…) and removes them at the end unless --keep.
 
---scale multiplies BENCH.md's sizes (1 = the real workloads; 0.01 for a smoke run).`,
+--scale multiplies BENCH.md's sizes (1 = the real workloads; 0.01 for a smoke run).
+
+--runs N runs the workloads N times, one round after another, and prints each
+figure's median with its lowest and highest value: BENCH.md's figures are medians
+of several runs, because a shared machine's speed drifts. Between rounds the
+round's task managers are removed; --keep keeps the last round's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -39,13 +45,26 @@ same run (workloads named RAW-…). Each workload creates its own task managers
 			if err != nil {
 				return err
 			}
+			if runs < 1 {
+				return fmt.Errorf("--runs %d: want 1 or more", runs)
+			}
 			if isTerminal(g.stderr) {
 				env.Progress = terminalProgress(g)
 			}
 			t := &output.Table{Columns: []string{"workload", "backend", "metric", "value"}}
-			runErr := bench.Run(ctx, env, splitList(workloads), func(r bench.Result) {
-				t.Add(r.Workload, r.Backend, r.Metric, r.Value)
-			})
+			var runErr error
+			if runs == 1 {
+				runErr = bench.Run(ctx, env, splitList(workloads), func(r bench.Result) {
+					t.Add(r.Workload, r.Backend, r.Metric, r.Value)
+				})
+			} else {
+				t.Columns = append(t.Columns, "min", "max", "runs")
+				var sums []bench.Summary
+				sums, runErr = bench.Repeat(ctx, env, splitList(workloads), runs)
+				for _, s := range sums {
+					t.Add(s.Workload, s.Backend, s.Metric, s.Value, s.Min, s.Max, s.Runs)
+				}
+			}
 			if env.Progress != nil {
 				fmt.Fprint(g.stderr, "\r\033[K")
 			}
@@ -63,6 +82,7 @@ same run (workloads named RAW-…). Each workload creates its own task managers
 	cmd.Flags().StringSliceVar(&workloads, "workload", nil, "workloads to run, comma-separated (default: all), e.g. W1,W3")
 	cmd.Flags().Float64Var(&scale, "scale", 1, "multiply BENCH.md's sizes by this factor")
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the task managers the workloads created")
+	cmd.Flags().IntVar(&runs, "runs", 1, "run the workloads this many times and print each figure's median, min and max")
 	return cmd
 }
 

@@ -109,6 +109,35 @@ func TestBenchJSON(t *testing.T) {
 	require.Contains(t, out, `"taskmanagers": 0`)
 }
 
+// TestBenchRuns checks that --runs prints each figure's median with its
+// lowest and highest value over the rounds.
+func TestBenchRuns(t *testing.T) {
+	db := sqliteURL(t)
+	out, _, err := runStrata(t, "bench", "--db", db, "--scale", "0.01", "--workload", "E4", "--runs", "3", "--format", "json")
+	require.NoError(t, err)
+	var figures []struct {
+		Workload string  `json:"workload"`
+		Metric   string  `json:"metric"`
+		Value    float64 `json:"value"`
+		Min      float64 `json:"min"`
+		Max      float64 `json:"max"`
+		Runs     int     `json:"runs"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &figures), out)
+	seen := map[string]bool{}
+	for _, f := range figures {
+		seen[f.Workload+" "+f.Metric] = true
+		require.Equal(t, 3, f.Runs, "%s %s", f.Workload, f.Metric)
+		require.Positive(t, f.Min, "%s %s", f.Workload, f.Metric)
+		require.LessOrEqual(t, f.Min, f.Value, "%s %s", f.Workload, f.Metric)
+		require.LessOrEqual(t, f.Value, f.Max, "%s %s", f.Workload, f.Metric)
+	}
+	require.Len(t, figures, 3, out)
+	for _, want := range []string{"E4 event_types_queries_per_s", "E4 trait_types_queries_per_s", "RAW-E4 select_1_queries_per_s"} {
+		require.True(t, seen[want], "missing %s in %s", want, out)
+	}
+}
+
 func TestCLIErrors(t *testing.T) {
 	dir := t.TempDir()
 	badConfig := filepath.Join(dir, "bad.json")
@@ -125,6 +154,7 @@ func TestCLIErrors(t *testing.T) {
 		{"MissingConfig", []string{"db", "status", "--config", filepath.Join(dir, "none.json")}, "none.json"},
 		{"UnknownWorkload", []string{"bench", "--db", sqliteURL(t), "--workload", "W42"}, `unknown workload "W42"`},
 		{"BadScale", []string{"bench", "--db", sqliteURL(t), "--scale", "-1"}, "scale"},
+		{"BadRuns", []string{"bench", "--db", sqliteURL(t), "--runs", "0"}, "--runs 0: want 1 or more"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := runStrata(t, tc.args...)

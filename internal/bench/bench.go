@@ -117,3 +117,79 @@ func Run(ctx context.Context, env *Env, ids []string, emit func(Result)) error {
 	}
 	return nil
 }
+
+// Summary is a figure measured over several rounds: Value is its median,
+// Min and Max its extremes, Runs how many rounds measured it.
+type Summary struct {
+	Result
+	Min  float64 `json:"min"`
+	Max  float64 `json:"max"`
+	Runs int     `json:"runs"`
+}
+
+// Repeat runs the selected workloads (all when ids is empty) rounds
+// times, one round of them after another, and returns each figure's
+// median, in the order the first round measured them. BENCH.md asks for
+// medians of several runs: a shared machine has slow spells, and rounds
+// spread one over every workload instead of letting it fall on one.
+// Between rounds it removes what the round created (Cleanup), so that
+// every round starts alike. On an error it returns the figures of the
+// rounds done so far with it.
+func Repeat(ctx context.Context, env *Env, ids []string, rounds int) ([]Summary, error) {
+	if rounds < 1 {
+		return nil, fmt.Errorf("bench rounds %d: want 1 or more", rounds)
+	}
+	var (
+		order  []Result
+		values = map[Result][]float64{}
+	)
+	progress := env.Progress
+	defer func() { env.Progress = progress }()
+	for round := 1; round <= rounds; round++ {
+		if progress != nil && rounds > 1 {
+			env.Progress = func(workload, step string, done, total int) {
+				progress(fmt.Sprintf("%s (round %d/%d)", workload, round, rounds), step, done, total)
+			}
+		}
+		err := Run(ctx, env, ids, func(r Result) {
+			key := r
+			key.Value = 0
+			if _, ok := values[key]; !ok {
+				order = append(order, key)
+			}
+			values[key] = append(values[key], r.Value)
+		})
+		if err == nil && round < rounds {
+			err = env.Cleanup(ctx)
+		}
+		if err != nil {
+			return summarize(order, values), fmt.Errorf("round %d of %d: %w", round, rounds, err)
+		}
+	}
+	return summarize(order, values), nil
+}
+
+// summarize returns the median, lowest and highest of each figure's
+// values.
+func summarize(order []Result, values map[Result][]float64) []Summary {
+	out := make([]Summary, 0, len(order))
+	for _, key := range order {
+		vs := values[key]
+		s := Summary{Result: key, Min: slices.Min(vs), Max: slices.Max(vs), Runs: len(vs)}
+		s.Value = median(vs)
+		out = append(out, s)
+	}
+	return out
+}
+
+// median returns the middle of vs once sorted, or the mean of the middle
+// two.
+func median[T ~int64 | ~float64](vs []T) T {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

@@ -2,6 +2,7 @@ package bench_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -98,4 +99,47 @@ func TestWorkloadsListed(t *testing.T) {
 	for _, id := range []string{"W1", "W2", "W3", "W4", "W5", "W7"} {
 		require.True(t, slices.Contains(ids, id), "workload %s not registered", id)
 	}
+}
+
+// TestRepeat checks that Repeat reports each figure's median, lowest and
+// highest value over its rounds, in the first round's order, and on an
+// error the rounds done so far.
+func TestRepeat(t *testing.T) {
+	ctx := context.Background()
+	space, err := dataspace.Open(ctx, "sqlite://:memory:", nil)
+	require.NoError(t, err)
+	defer space.Close()
+	env, err := bench.NewEnv(space, 1)
+	require.NoError(t, err)
+
+	round, failAt := 0, 0
+	bench.Register(bench.Workload{ID: "T-repeat", Description: "figures of the test", Run: func(ctx context.Context, env *bench.Env) ([]bench.Result, error) {
+		round++
+		if round == failAt {
+			return nil, errors.New("broken")
+		}
+		values := []float64{4, 1, 3, 2, 9}
+		return []bench.Result{
+			{Workload: "T-repeat", Backend: "sqlite", Metric: "b_per_s", Value: values[round-1]},
+			{Workload: "T-repeat", Backend: "sqlite", Metric: "a_ms", Value: 10 * values[round-1]},
+		}, nil
+	}})
+
+	got, err := bench.Repeat(ctx, env, []string{"T-repeat"}, 4)
+	require.NoError(t, err)
+	require.Equal(t, []bench.Summary{
+		{Result: bench.Result{Workload: "T-repeat", Backend: "sqlite", Metric: "b_per_s", Value: 2.5}, Min: 1, Max: 4, Runs: 4},
+		{Result: bench.Result{Workload: "T-repeat", Backend: "sqlite", Metric: "a_ms", Value: 25}, Min: 10, Max: 40, Runs: 4},
+	}, got)
+
+	round, failAt = 0, 4
+	got, err = bench.Repeat(ctx, env, []string{"T-repeat"}, 5)
+	require.ErrorContains(t, err, "round 4 of 5")
+	require.ErrorContains(t, err, "broken")
+	require.Len(t, got, 2)
+	require.Equal(t, 3.0, got[0].Value, "the median of the rounds done")
+	require.Equal(t, 3, got[0].Runs)
+
+	_, err = bench.Repeat(ctx, env, []string{"T-repeat"}, 0)
+	require.ErrorContains(t, err, "rounds")
 }

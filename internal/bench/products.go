@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"time"
 
@@ -60,12 +59,6 @@ func (e *Env) putBatches(ctx context.Context, b *datablock.DataBlock, workload s
 func perSecond(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
 
 func runW1(ctx context.Context, e *Env) ([]Result, error) {
 	n := e.N(2000)
