@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -59,7 +58,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 	var (
 		dups          []string
 		runs          []newRun
-		dictKeys      []string
+		dictKeys      []dictRow
 		dictDeletions int64
 	)
 	// Prepared once and reused: an unprepared statement with arguments
@@ -182,12 +181,12 @@ const (
 // recordTail writes runs, event types and trait types with st
 // (pgRecordTail in the Record's transaction), and returns the count of
 // dictionary deletions and how many dictionary rows were new.
-func recordTail(ctx context.Context, st *sqlx.Stmt, ns string, runs []newRun, types []string, tt [][3]any) (deletions, added int64, err error) {
+func recordTail(ctx context.Context, st *sqlx.Stmt, ns string, runs []newRun, types []string, tt []traitTypeRow) (deletions, added int64, err error) {
 	ttTypes := make([]string, len(tt))
 	ttNames := make([]string, len(tt))
 	ttKinds := make([]int64, len(tt))
 	for i, k := range tt {
-		ttTypes[i], ttNames[i], ttKinds[i] = k[0].(string), k[1].(string), k[2].(int64)
+		ttTypes[i], ttNames[i], ttKinds[i] = k.typ, k.name, int64(k.kind)
 	}
 	var (
 		ids, entries, minIDs, maxIDs, minGens, maxGens, expires, kinds pq.Int64Array
@@ -243,7 +242,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 	var (
 		dups          []string
 		runs          []newRun
-		dictKeys      []string
+		dictKeys      []dictRow
 		dictDeletions int64
 	)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -308,7 +307,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		}
 		ttArgs := make([]any, 0, 4*len(newTT))
 		for _, k := range newTT {
-			ttArgs = append(ttArgs, s.ns, k[0], k[1], k[2])
+			ttArgs = append(ttArgs, s.ns, k.typ, k.name, int64(k.kind))
 		}
 		if err := s.insertRows(ctx, tx, insertTypeTrait, ttArgs); err != nil {
 			return fmt.Errorf("record trait types: %w", err)
@@ -333,33 +332,35 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 type seenDictionaries struct {
 	mu        sync.Mutex
 	deletions int64
-	rows      map[string]struct{}
+	rows      map[dictRow]struct{}
 }
 
 // seenRowsMax bounds seenDictionaries: past it, the rows are forgotten.
 const seenRowsMax = 100000
 
-// dictKey is the key of an event type (name empty) or trait type.
-func dictKey(ns, typ, name string, kind int64) string {
-	return ns + "\x00" + typ + "\x00" + name + "\x00" + strconv.FormatInt(kind, 10)
+// dictRow is a dictionary row of a namespace: an event type (name empty,
+// kind zero) or a trait type.
+type dictRow struct {
+	ns string
+	traitTypeRow
 }
 
 // unseen returns the rows of types and tt not seen at deletions, and
 // their keys, for saw once they are committed.
-func (d *seenDictionaries) unseen(ns string, types []string, tt [][3]any, deletions int64) (newTypes []string, newTT [][3]any, keys []string) {
+func (d *seenDictionaries) unseen(ns string, types []string, tt []traitTypeRow, deletions int64) (newTypes []string, newTT []traitTypeRow, keys []dictRow) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	seen := func(k string) bool {
+	seen := func(k dictRow) bool {
 		_, ok := d.rows[k]
 		return ok && d.deletions == deletions
 	}
 	for _, t := range types {
-		if k := dictKey(ns, t, "", 0); !seen(k) {
+		if k := (dictRow{ns, traitTypeRow{typ: t}}); !seen(k) {
 			newTypes, keys = append(newTypes, t), append(keys, k)
 		}
 	}
 	for _, r := range tt {
-		if k := dictKey(ns, r[0].(string), r[1].(string), r[2].(int64)); !seen(k) {
+		if k := (dictRow{ns, r}); !seen(k) {
 			newTT, keys = append(newTT, r), append(keys, k)
 		}
 	}
@@ -376,11 +377,11 @@ func (d *seenDictionaries) epoch() int64 {
 // saw records the rows of keys (from unseen) as committed by a
 // transaction that read deletions. Rows skipped as seen are kept from
 // before, unless the deletions moved since: then they are written again.
-func (d *seenDictionaries) saw(keys []string, deletions int64) {
+func (d *seenDictionaries) saw(keys []dictRow, deletions int64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.rows == nil || d.deletions != deletions || len(d.rows) > seenRowsMax {
-		d.deletions, d.rows = deletions, map[string]struct{}{}
+		d.deletions, d.rows = deletions, map[dictRow]struct{}{}
 	}
 	for _, k := range keys {
 		d.rows[k] = struct{}{}

@@ -415,18 +415,24 @@ func NewID(t time.Time) (string, error) {
 // message_id.
 var errRace = errors.New("events: concurrent insert of the same message_id")
 
-// batchDictionaries returns the event types and (type, trait, trait type)
-// triples of a batch.
-func batchDictionaries(todo []*pending) (types []string, tt [][3]any) {
+// traitTypeRow is a row of event_type_trait: a trait name and type seen
+// with an event type.
+type traitTypeRow struct {
+	typ, name string
+	kind      TraitType
+}
+
+// batchDictionaries returns the event types and trait types of a batch.
+func batchDictionaries(todo []*pending) (types []string, tt []traitTypeRow) {
 	seenT := map[string]bool{}
-	seenTT := map[[3]any]bool{}
+	seenTT := map[traitTypeRow]bool{}
 	for _, p := range todo {
 		if !seenT[p.ev.EventType] {
 			seenT[p.ev.EventType] = true
 			types = append(types, p.ev.EventType)
 		}
 		for _, t := range p.ev.Traits {
-			k := [3]any{p.ev.EventType, t.Name, int64(t.Type)}
+			k := traitTypeRow{p.ev.EventType, t.Name, t.Type}
 			if !seenTT[k] {
 				seenTT[k] = true
 				tt = append(tt, k)
