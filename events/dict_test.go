@@ -358,3 +358,18 @@ func TestCountsMoveUnderReplicationRole(t *testing.T) {
 	require.Greater(t, after[0], before[0], "event deletions counted")
 	require.Greater(t, after[1], before[1], "dictionary deletions counted")
 }
+
+// TestBatchDictionariesSorted checks that a batch's dictionary rows come
+// sorted, so that concurrent Records insert shared rows in one order.
+func TestBatchDictionariesSorted(t *testing.T) {
+	ev := func(typ string, traits ...Trait) *pending {
+		return &pending{ev: &Event{EventType: typ, Traits: traits}}
+	}
+	types, tt := batchDictionaries([]*pending{
+		ev("b", Trait{Name: "z", Type: TypeString}, Trait{Name: "y", Type: TypeInteger}),
+		ev("a", Trait{Name: "z", Type: TypeFloat}, Trait{Name: "z", Type: TypeString}),
+		ev("b", Trait{Name: "y", Type: TypeInteger}),
+	})
+	require.Equal(t, []string{"a", "b"}, types)
+	require.Equal(t, []traitTypeRow{{"a", "z", TypeString}, {"a", "z", TypeFloat}, {"b", "y", TypeInteger}, {"b", "z", TypeString}}, tt)
+}

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -422,7 +423,9 @@ type traitTypeRow struct {
 	kind      TraitType
 }
 
-// batchDictionaries returns the event types and trait types of a batch.
+// batchDictionaries returns the event types and trait types of a batch,
+// sorted: concurrent Records insert the rows they share in the same order,
+// so that none waits for another that waits for it.
 func batchDictionaries(todo []*pending) (types []string, tt []traitTypeRow) {
 	seenT := map[string]bool{}
 	seenTT := map[traitTypeRow]bool{}
@@ -439,6 +442,10 @@ func batchDictionaries(todo []*pending) (types []string, tt []traitTypeRow) {
 			}
 		}
 	}
+	slices.Sort(types)
+	slices.SortFunc(tt, func(a, b traitTypeRow) int {
+		return cmp.Or(strings.Compare(a.typ, b.typ), strings.Compare(a.name, b.name), cmp.Compare(a.kind, b.kind))
+	})
 	return types, tt
 }
 
