@@ -241,12 +241,12 @@ func TestDictionaryRowsDuringAPrune(t *testing.T) {
 	want := traits()
 	require.Positive(t, want)
 
-	// A prune, as another process runs it: the count locked, then a
-	// deletion, not yet committed.
+	// A prune, as another process runs it: the dictionary lock taken,
+	// then a deletion, not yet committed.
 	tx, err := other.db.BeginTxx(ctx, nil)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback() }()
-	_, err = tx.Exec(`SELECT n FROM event_dict_deletions FOR UPDATE`)
+	_, err = tx.Exec(`SELECT strata_event_dict_lock()`)
 	require.NoError(t, err)
 	_, err = tx.Exec(`DELETE FROM event_type_trait WHERE event_type = $1 AND name = 'host'`, typ)
 	require.NoError(t, err)

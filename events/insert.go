@@ -117,9 +117,8 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		}
 		runs = batchRuns(kept, runIDs)
 		// The runs go with the dictionary rows, in one statement, last:
-		// so that the lock on the count of dictionary deletions is held
-		// for as short as can be, and never while waiting for another
-		// transaction's rows.
+		// so that the dictionary lock is held for as short as can be, and
+		// never while waiting for another transaction's events.
 		types, tt := batchDictionaries(kept)
 		seen := &s.index().dictSeen
 		epoch := seen.epoch()
@@ -165,13 +164,14 @@ const (
 	pgAllocIDs = `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
 		ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`
 	// pgRecordTail writes a batch's trait index runs and dictionary rows,
-	// and returns the count of dictionary deletions, read FOR SHARE (see
-	// migration 0008): the newest count, held until the transaction ends.
+	// and returns the count of dictionary deletions, read under the
+	// dictionary lock taken shared until the transaction ends (see
+	// migration 0010).
 	pgRecordTail = `WITH r AS (INSERT INTO event_trait_run (id, namespace, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data)
 			SELECT id, $1, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data
 			FROM unnest($6::bigint[], $7::text[], $8::smallint[], $9::int[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[], $14::bigint[], $15::bytea[])
 				AS u(id, name, type, entries, min_id, max_id, min_generated, max_generated, max_expires, data)),
-		c AS (SELECT n FROM event_dict_deletions FOR SHARE),
+		c AS (SELECT strata_event_dict_deletions() AS n),
 		t AS (INSERT INTO event_type (namespace, event_type) SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING RETURNING 1),
 		k AS (INSERT INTO event_type_trait (namespace, event_type, name, type)
 			SELECT $1, t, n, k FROM unnest($3::text[], $4::text[], $5::smallint[]) AS u(t, n, k) ON CONFLICT DO NOTHING RETURNING 1)
@@ -328,7 +328,8 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 // writing them: 90 conflicting inserts were a tenth of a bench batch. No
 // deletion can come between the count's read and the commit: SQLite runs
 // one write transaction at a time, and on PostgreSQL the Record holds the
-// count's row FOR SHARE, which a prune locks FOR UPDATE before it deletes.
+// dictionary lock shared, which a prune takes exclusive before it deletes
+// (see migration 0010).
 type seenDictionaries struct {
 	mu        sync.Mutex
 	deletions int64

@@ -826,18 +826,18 @@ const withoutEvents = `(SELECT e.generated FROM event e WHERE e.namespace = even
 
 // pruneDictionaries drops the event types (and their trait types) that no
 // event has any more, in every namespace when ns is empty. On PostgreSQL
-// it first locks the count of dictionary deletions FOR UPDATE: it waits
-// for the Records that hold it FOR SHARE, so that it sees their events,
-// and the Records after it wait for its commit, then read the count its
-// deletions moved and write their rows again (see migration 0008).
+// it first takes the dictionary lock: it waits for the Records that hold
+// it shared, so that it sees their events, and the Records after it wait
+// for its commit, then read the count of deletions its deletions moved
+// and write their rows again (see migration 0010).
 func (s *Store) pruneDictionaries(ctx context.Context, tx *sqlx.Tx, ns string) error {
 	cond, args := "", []any{}
 	if ns != "" {
 		cond, args = "namespace = ? AND ", []any{ns}
 	}
 	if s.pg {
-		if _, err := tx.ExecContext(ctx, `SELECT n FROM event_dict_deletions FOR UPDATE`); err != nil {
-			return fmt.Errorf("lock the count of dictionary deletions: %w", err)
+		if _, err := tx.ExecContext(ctx, `SELECT strata_event_dict_lock()`); err != nil {
+			return fmt.Errorf("take the dictionary lock: %w", err)
 		}
 	}
 	types, err := tx.ExecContext(ctx, tx.Rebind(`DELETE FROM event_type WHERE `+cond+withoutEvents), args...)

@@ -41,9 +41,9 @@ const (
 // 0003_event_trait_runs.sql the trait index runs, 0004 how PostgreSQL
 // lists them, 0005 its count of deletions, 0006 its run indexes ending
 // with the run id, 0007 SQLite's count of dictionary deletions, 0008
-// PostgreSQL's, and 0009 its counting triggers firing in every
-// session_replication_role.
-const SchemaVersion = 9
+// PostgreSQL's, 0009 its counting triggers firing in every
+// session_replication_role, and 0010 its dictionary lock.
+const SchemaVersion = 10
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
