@@ -47,9 +47,12 @@ type indexState struct {
 	// version-2 trait index rows into runs (upgradeTraitIndex).
 	upgraded atomic.Bool
 	// dict caches the dictionaries' listings (PostgreSQL only); dictSeen
-	// the dictionary rows a Record need not write (SQLite only).
+	// the dictionary rows a Record need not write.
 	dict     dictCache
 	dictSeen seenDictionaries
+	// eventIDs and runIDs hand out the ids of the blocks this process took
+	// from the sequences (PostgreSQL only).
+	eventIDs, runIDs idBlocks
 	// after holds what runs once a transaction has ended (afterTx).
 	after map[*sqlx.Tx][]func()
 	// sinceAnalyze counts the events this process recorded since it last

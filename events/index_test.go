@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datablock"
+	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
 func TestRunCodec(t *testing.T) {
@@ -529,4 +530,63 @@ func TestPositionsByID(t *testing.T) {
 	require.Equal(t, []int32{1, 3, 0, 2}, positionsByID([]int64{5, 3, 5, 3}), "equal ids keep their order")
 	require.Equal(t, []int32{1, 3, 0, 2}, positionsByID([]int64{1 << 50, 3, 1 << 50, 3}), "also when sorted")
 	require.Empty(t, positionsByID(nil))
+}
+
+// TestIDBlocks checks that on PostgreSQL a process numbers the events of
+// its batches from a block of the id sequence it took alone, one batch
+// after another, and that another process takes another block.
+func TestIDBlocks(t *testing.T) {
+	t.Parallel()
+	url := pgtest.NewDatabase(t)
+	a, b := openOn(t, url, nil), openOn(t, url, nil)
+	batch := func(prefix string) []*Event {
+		evs := sample(10)
+		for i, e := range evs {
+			e.MessageID = fmt.Sprintf("%s%02d", prefix, i)
+		}
+		return evs
+	}
+	ids := func(prefix string) []int64 {
+		t.Helper()
+		var out []int64
+		require.NoError(t, a.db.Select(&out, `SELECT id FROM event WHERE message_id LIKE $1 ORDER BY id`, prefix+"%"))
+		require.Len(t, out, 10)
+		return out
+	}
+	record(t, a, batch("a1-"))
+	record(t, b, batch("b1-"))
+	record(t, a, batch("a2-"))
+	a1, b1, a2 := ids("a1-"), ids("b1-"), ids("a2-")
+	require.Equal(t, a1[9]+1, a2[0], "a's second batch follows its first in its block")
+	require.Equal(t, a1[0]+9, a1[9], "a batch's ids are consecutive")
+	require.GreaterOrEqual(t, max(a1[0], b1[0])-min(a1[0], b1[0]), int64(1024), "b took another block")
+
+	var step int64
+	require.NoError(t, a.db.Get(&step, `SELECT seqincrement FROM pg_sequence WHERE seqrelid = 'event_id_seq'::regclass`))
+	require.EqualValues(t, 1024, step)
+
+	// Past the end of a block, a process takes the next one.
+	for i := range 110 {
+		record(t, a, batch(fmt.Sprintf("x%03d-", i)))
+	}
+	var n, distinct int
+	require.NoError(t, a.db.Get(&n, `SELECT COUNT(*) FROM event`))
+	require.NoError(t, a.db.Get(&distinct, `SELECT COUNT(DISTINCT id) FROM event`))
+	require.Equal(t, 10*113, n)
+	require.Equal(t, n, distinct)
+
+	// Two processes taking ids in turn never get the same one.
+	var p, q idBlocks
+	seen := map[int64]bool{}
+	for range 3 {
+		for _, blocks := range []*idBlocks{&p, &q} {
+			got, err := blocks.take(context.Background(), a.db, "event_id_seq", 700)
+			require.NoError(t, err)
+			require.Len(t, got, 700)
+			for _, id := range got {
+				require.False(t, seen[id], "id %d handed out twice", id)
+				seen[id] = true
+			}
+		}
+	}
 }

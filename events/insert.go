@@ -63,9 +63,6 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 	)
 	// Prepared once and reused: an unprepared statement with arguments
 	// costs lib/pq a second round trip.
-	if _, err := s.stmt(ctx, pgAllocIDs); err != nil {
-		return nil, nil, fmt.Errorf("prepare: %w", err)
-	}
 	tail, err := s.stmt(ctx, pgRecordTail)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prepare: %w", err)
@@ -161,8 +158,6 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 
 // The statements of insertPostgres besides its COPYs.
 const (
-	pgAllocIDs = `SELECT ARRAY(SELECT nextval('event_id_seq') FROM generate_series(1, $1)),
-		ARRAY(SELECT nextval('event_trait_run_id_seq') FROM generate_series(1, $2))`
 	// pgRecordTail writes a batch's trait index runs and dictionary rows,
 	// and returns the count of dictionary deletions, read under the
 	// dictionary lock taken shared until the transaction ends (see

@@ -42,8 +42,9 @@ const (
 // lists them, 0005 its count of deletions, 0006 its run indexes ending
 // with the run id, 0007 SQLite's count of dictionary deletions, 0008
 // PostgreSQL's, 0009 its counting triggers firing in every
-// session_replication_role, and 0010 its dictionary lock.
-const SchemaVersion = 10
+// session_replication_role, 0010 its dictionary lock, and 0011 its id
+// sequences stepping by blocks.
+const SchemaVersion = 11
 
 // Config configures a Store. The zero value is ready to use.
 type Config struct {
