@@ -78,14 +78,22 @@ func TestProductWorkloadsPostgres(t *testing.T) {
 	runProducts(t, pgtest.NewDatabase(t))
 }
 
-func TestUnknownWorkload(t *testing.T) {
-	ctx := context.Background()
-	space, err := dataspace.Open(ctx, "sqlite://:memory:", nil)
+// memoryEnv returns an Env at scale 1 over a private in-memory SQLite
+// dataspace, closed when t ends.
+func memoryEnv(t *testing.T) (*bench.Env, *dataspace.DataSpace) {
+	t.Helper()
+	space, err := dataspace.Open(context.Background(), "sqlite://:memory:", nil)
 	require.NoError(t, err)
-	defer space.Close()
+	t.Cleanup(func() { space.Close() })
 	env, err := bench.NewEnv(space, 1)
 	require.NoError(t, err)
-	err = bench.Run(ctx, env, []string{"W99"}, func(bench.Result) { t.Fatal("no figure expected") })
+	return env, space
+}
+
+func TestUnknownWorkload(t *testing.T) {
+	ctx := context.Background()
+	env, space := memoryEnv(t)
+	err := bench.Run(ctx, env, []string{"W99"}, func(bench.Result) { t.Fatal("no figure expected") })
 	require.ErrorContains(t, err, `unknown workload "W99"`)
 	_, err = bench.NewEnv(space, 0)
 	require.ErrorContains(t, err, "scale")
@@ -106,11 +114,7 @@ func TestWorkloadsListed(t *testing.T) {
 // error the rounds done so far.
 func TestRepeat(t *testing.T) {
 	ctx := context.Background()
-	space, err := dataspace.Open(ctx, "sqlite://:memory:", nil)
-	require.NoError(t, err)
-	defer space.Close()
-	env, err := bench.NewEnv(space, 1)
-	require.NoError(t, err)
+	env, _ := memoryEnv(t)
 
 	round, failAt := 0, 0
 	bench.Register(bench.Workload{ID: "T-repeat", Description: "figures of the test", Run: func(ctx context.Context, env *bench.Env) ([]bench.Result, error) {
