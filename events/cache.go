@@ -1,75 +1,99 @@
 package events
 
 import (
-	"container/list"
 	"sync"
 	"sync/atomic"
 )
 
-// lru keeps values by id up to max bytes, evicting the least recently
-// used. The zero value with max set is ready to use.
-type lru[V any] struct {
-	mu    sync.Mutex
+// clockCache keeps values by id up to max bytes, evicting those not used
+// lately: the CLOCK approximation of least recently used. A hit only
+// marks its entry used, under a read lock, so concurrent readers do not
+// queue for one another; put sweeps a hand over the entries, clearing
+// marks, and evicts the first unmarked one. The zero value with max set
+// is ready to use.
+type clockCache[V any] struct {
+	mu    sync.RWMutex
 	max   int64
 	bytes int64
-	byID  map[int64]*list.Element
-	order list.List // of *lruEntry[V], most recent first
+	byID  map[int64]*clockEntry[V]
+	ring  []*clockEntry[V]
+	hand  int
 }
 
-type lruEntry[V any] struct {
+type clockEntry[V any] struct {
 	id    int64
-	v     V
+	v     V // never changed once put
 	bytes int64
+	pos   int // index in ring
+	used  atomic.Bool
 }
 
-func (c *lru[V]) get(id int64) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	el, ok := c.byID[id]
+func (c *clockCache[V]) get(id int64) (V, bool) {
+	c.mu.RLock()
+	e, ok := c.byID[id]
+	c.mu.RUnlock()
 	if !ok {
 		var zero V
 		return zero, false
 	}
-	c.order.MoveToFront(el)
-	return el.Value.(*lruEntry[V]).v, true
+	e.used.Store(true)
+	return e.v, true
 }
 
 // put keeps v under id (the first value put under an id stays), which
-// holds about bytes of memory.
-func (c *lru[V]) put(id int64, v V, bytes int64) {
+// holds about bytes of memory. It never evicts v itself.
+func (c *clockCache[V]) put(id int64, v V, bytes int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.byID[id]; ok {
 		return
 	}
 	if c.byID == nil {
-		c.byID = map[int64]*list.Element{}
+		c.byID = map[int64]*clockEntry[V]{}
 	}
-	c.byID[id] = c.order.PushFront(&lruEntry[V]{id: id, v: v, bytes: bytes})
+	e := &clockEntry[V]{id: id, v: v, bytes: bytes, pos: len(c.ring)}
+	c.byID[id] = e
+	c.ring = append(c.ring, e)
 	c.bytes += bytes
-	for c.bytes > c.max && c.order.Len() > 1 {
-		old := c.order.Remove(c.order.Back()).(*lruEntry[V])
-		delete(c.byID, old.id)
-		c.bytes -= old.bytes
+	for c.bytes > c.max && len(c.ring) > 1 {
+		if c.hand >= len(c.ring) {
+			c.hand = 0
+		}
+		old := c.ring[c.hand]
+		if old == e || old.used.Swap(false) {
+			c.hand++
+			continue
+		}
+		// The hand stays: the entry moved into old's place is next.
+		c.remove(old)
 	}
 }
 
+// remove takes e out of c; the last entry of the ring takes its place.
+// c.mu is held.
+func (c *clockCache[V]) remove(e *clockEntry[V]) {
+	last := c.ring[len(c.ring)-1]
+	c.ring[e.pos], last.pos = last, e.pos
+	c.ring[len(c.ring)-1] = nil
+	c.ring = c.ring[:len(c.ring)-1]
+	delete(c.byID, e.id)
+	c.bytes -= e.bytes
+}
+
 // full tells whether a value of bytes would push out others.
-func (c *lru[V]) full(bytes int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+func (c *clockCache[V]) full(bytes int64) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	return c.bytes+bytes > c.max
 }
 
 // drop forgets ids (that no longer exist).
-func (c *lru[V]) drop(ids []int64) {
+func (c *clockCache[V]) drop(ids []int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
-		if el, ok := c.byID[id]; ok {
-			c.bytes -= el.Value.(*lruEntry[V]).bytes
-			c.order.Remove(el)
-			delete(c.byID, id)
+		if e, ok := c.byID[id]; ok {
+			c.remove(e)
 		}
 	}
 }
@@ -91,7 +115,7 @@ const EventCacheDefault = 64 << 20
 // live is read from the database (see readPage), except where the count
 // of deletions tells (trait pages on PostgreSQL, see cachedTraitPage).
 type eventCache struct {
-	lru[*cachedEvent]
+	clockCache[*cachedEvent]
 	// door admits an event into the full cache on its second read.
 	door doorkeeper
 	// hitRate is the share of a page's events that were cached, in
@@ -104,7 +128,7 @@ type eventCache struct {
 // shared returns the event cached under id. It is the cache's own: it
 // must never be changed or handed to a caller (clonePage copies it).
 func (c *eventCache) shared(id int64) (*Event, bool) {
-	ce, ok := c.lru.get(id)
+	ce, ok := c.clockCache.get(id)
 	if !ok || ce.ev == nil {
 		return nil, false
 	}
@@ -170,7 +194,7 @@ func (c *eventCache) sawLive(ids []int64, deletions int64) {
 		return
 	}
 	for _, id := range ids {
-		if ce, ok := c.lru.get(id); ok {
+		if ce, ok := c.clockCache.get(id); ok {
 			ce.live.Store(deletions + 1)
 		}
 	}
@@ -182,7 +206,7 @@ func (c *eventCache) sawLive(ids []int64, deletions int64) {
 // event has been deleted since); it is known not to (known, with a nil
 // event) once it was seen gone, for good.
 func (c *eventCache) liveAt(id, deletions int64) (e *Event, known bool) {
-	ce, ok := c.lru.get(id)
+	ce, ok := c.clockCache.get(id)
 	switch {
 	case !ok || deletions == noDeletions:
 		return nil, false

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,7 +15,7 @@ import (
 )
 
 // ids lists the ids c keeps.
-func (c *lru[V]) ids() []int64 {
+func (c *clockCache[V]) ids() []int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]int64, 0, len(c.byID))
@@ -23,15 +25,32 @@ func (c *lru[V]) ids() []int64 {
 	return out
 }
 
-func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
-	c := lru[string]{max: 10}
+// check fails t unless c's ring, positions, map and byte count agree.
+func (c *clockCache[V]) check(t *testing.T) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var bytes int64
+	require.Len(t, c.byID, len(c.ring))
+	for i, e := range c.ring {
+		require.Equal(t, i, e.pos)
+		require.Same(t, e, c.byID[e.id])
+		bytes += e.bytes
+	}
+	require.Equal(t, bytes, c.bytes)
+	require.LessOrEqual(t, c.bytes, max(c.max, bytes))
+}
+
+func TestClockCacheEvictsUnused(t *testing.T) {
+	c := clockCache[string]{max: 10}
 	c.put(1, "a", 4)
 	c.put(2, "b", 4)
-	_, ok := c.get(1) // 2 is now the least recently used
+	_, ok := c.get(1) // 2 is now the one not used lately
 	require.True(t, ok)
 	c.put(3, "c", 4)
+	c.check(t)
 	_, ok = c.get(2)
-	require.False(t, ok, "the least recently used stayed beyond max")
+	require.False(t, ok, "the entry not used stayed beyond max")
 	v, ok := c.get(1)
 	require.True(t, ok)
 	require.Equal(t, "a", v)
@@ -39,8 +58,66 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	v, _ = c.get(1)
 	require.Equal(t, "a", v, "the first value put under an id stays")
 	c.drop([]int64{1, 3})
+	c.check(t)
 	require.Zero(t, c.bytes)
-	require.Zero(t, c.order.Len())
+	require.Empty(t, c.ring)
+
+	// An entry read between every put outlives a scan of entries read
+	// once; the entry just put is never the one evicted.
+	c = clockCache[string]{max: 40}
+	c.put(0, "hot", 4)
+	for id := int64(1); id <= 100; id++ {
+		_, ok := c.get(0)
+		require.True(t, ok, "the hot entry was evicted before put %d", id)
+		c.put(id, "cold", 4)
+		_, ok = c.get(id)
+		require.True(t, ok, "the entry just put was evicted")
+		c.used(id, false)
+		c.check(t)
+	}
+	require.LessOrEqual(t, c.bytes, c.max)
+
+	// One entry larger than max stays alone.
+	c.put(1000, "big", 100)
+	c.check(t)
+	require.Equal(t, []int64{1000}, c.ids())
+}
+
+// TestClockCacheConcurrent runs gets, puts and drops from several
+// goroutines (the race detector checks them in CI) and checks the cache
+// is whole afterwards.
+func TestClockCacheConcurrent(t *testing.T) {
+	c := clockCache[int64]{max: 64}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 1))
+			for range 5000 {
+				id := r.Int64N(200)
+				switch r.IntN(4) {
+				case 0:
+					c.put(id, id, 1+r.Int64N(4))
+				case 1:
+					c.drop([]int64{id})
+				default:
+					if v, ok := c.get(id); ok && v != id {
+						t.Errorf("id %d holds %d", id, v)
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c.check(t)
+}
+
+// used sets the mark of id's entry, as a test needs it.
+func (c *clockCache[V]) used(id int64, v bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.byID[id].used.Store(v)
 }
 
 // pageQueries are queries of every shape over hosts(): with and without
@@ -303,7 +380,7 @@ func TestClonePage(t *testing.T) {
 func TestEventCacheAdmission(t *testing.T) {
 	ev := func(id int) *Event { return &Event{MessageID: fmt.Sprintf("m%d", id), Raw: json.RawMessage(`{}`)} }
 	size := ev(0).memBytes()
-	c := eventCache{lru: lru[*cachedEvent]{max: 3 * size}}
+	c := eventCache{clockCache: clockCache[*cachedEvent]{max: 3 * size}}
 	for id := range 3 {
 		require.True(t, c.keep(int64(id), ev(id), false), "kept while there is room")
 	}

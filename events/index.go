@@ -33,7 +33,7 @@ const IndexCacheDefault = 256 << 20
 // indexState is what the processes' stores over one database share.
 type indexState struct {
 	// runs caches decoded runs, events decoded events.
-	runs   lru[*run]
+	runs   clockCache[*run]
 	events eventCache
 	mu     sync.Mutex
 	// written counts the batches recorded per namespace since its last
