@@ -159,12 +159,15 @@ type doorkeeper struct {
 	set  atomic.Int64
 }
 
-const doorBits = 1 << 20
+const (
+	doorLog  = 20
+	doorBits = 1 << doorLog
+)
 
 // again tells whether id was asked for since the last clearing, and
 // remembers it.
 func (d *doorkeeper) again(id int64) bool {
-	h := uint64(id) * 0x9E3779B97F4A7C15 >> (64 - 20)
+	h := uint64(id) * 0x9E3779B97F4A7C15 >> (64 - doorLog)
 	mask := uint64(1) << (h % 64)
 	if d.bits[h/64].Or(mask)&mask != 0 {
 		return true

@@ -245,7 +245,6 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		if err != nil {
 			return err
 		}
-		merged = merged[:0]
 		for i, m := range todo {
 			merged = append(merged, buildRun(runIDs[i], m.name, m.typ, m.entries, m.maxExp))
 		}

@@ -3,7 +3,6 @@ package events
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -185,9 +184,9 @@ func TestDictionaryRowsAfterDeletes(t *testing.T) {
 			return n
 		}
 		batch := func(prefix string, typ string) []*Event {
-			evs := sample(4)
-			for i, e := range evs {
-				e.MessageID, e.EventType = fmt.Sprintf("%s%d", prefix, i), typ
+			evs := sampleAs(prefix, 4)
+			for _, e := range evs {
+				e.EventType = typ
 			}
 			return evs
 		}
@@ -251,13 +250,9 @@ func TestDictionaryRowsDuringAPrune(t *testing.T) {
 	_, err = tx.Exec(`DELETE FROM event_type_trait WHERE event_type = $1 AND name = 'host'`, typ)
 	require.NoError(t, err)
 
-	again := sample(4)
-	for i, e := range again {
-		e.MessageID = fmt.Sprintf("again-%d", i)
-	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Record(ctx, again)
+		_, err := s.Record(ctx, sampleAs("again-", 4))
 		done <- err
 	}()
 	waitForLockWaiter(t, s.db)
@@ -335,13 +330,7 @@ func TestCountsMoveUnderReplicationRole(t *testing.T) {
 	ctx := context.Background()
 	s := openOnPostgres(t, nil)
 	record(t, s, sample(4))
-	counts := func() (n [2]int64) {
-		t.Helper()
-		require.NoError(t, s.db.Get(&n[0], `SELECT n FROM event_deletions`))
-		require.NoError(t, s.db.Get(&n[1], `SELECT n FROM event_dict_deletions`))
-		return n
-	}
-	before := counts()
+	before := deletionCounts(t, s)
 	tx, err := s.db.BeginTxx(ctx, nil)
 	require.NoError(t, err)
 	defer func() { _ = tx.Rollback() }()
@@ -354,7 +343,7 @@ func TestCountsMoveUnderReplicationRole(t *testing.T) {
 		require.NoError(t, err, stmt)
 	}
 	require.NoError(t, tx.Commit())
-	after := counts()
+	after := deletionCounts(t, s)
 	require.Greater(t, after[0], before[0], "event deletions counted")
 	require.Greater(t, after[1], before[1], "dictionary deletions counted")
 }

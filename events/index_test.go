@@ -539,13 +539,6 @@ func TestIDBlocks(t *testing.T) {
 	t.Parallel()
 	url := pgtest.NewDatabase(t)
 	a, b := openOn(t, url, nil), openOn(t, url, nil)
-	batch := func(prefix string) []*Event {
-		evs := sample(10)
-		for i, e := range evs {
-			e.MessageID = fmt.Sprintf("%s%02d", prefix, i)
-		}
-		return evs
-	}
 	ids := func(prefix string) []int64 {
 		t.Helper()
 		var out []int64
@@ -553,9 +546,9 @@ func TestIDBlocks(t *testing.T) {
 		require.Len(t, out, 10)
 		return out
 	}
-	record(t, a, batch("a1-"))
-	record(t, b, batch("b1-"))
-	record(t, a, batch("a2-"))
+	record(t, a, sampleAs("a1-", 10))
+	record(t, b, sampleAs("b1-", 10))
+	record(t, a, sampleAs("a2-", 10))
 	a1, b1, a2 := ids("a1-"), ids("b1-"), ids("a2-")
 	require.Equal(t, a1[9]+1, a2[0], "a's second batch follows its first in its block")
 	require.Equal(t, a1[0]+9, a1[9], "a batch's ids are consecutive")
@@ -567,7 +560,7 @@ func TestIDBlocks(t *testing.T) {
 
 	// Past the end of a block, a process takes the next one.
 	for i := range 110 {
-		record(t, a, batch(fmt.Sprintf("x%03d-", i)))
+		record(t, a, sampleAs(fmt.Sprintf("x%03d-", i), 10))
 	}
 	var n, distinct int
 	require.NoError(t, a.db.Get(&n, `SELECT COUNT(*) FROM event`))

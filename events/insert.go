@@ -50,25 +50,38 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 	return kept, dups
 }
 
+// written is what a Record's transaction wrote, for the process's caches
+// once it has committed: the message ids it found recorded already, the
+// batch's trait index runs, and the dictionary rows it wrote with the
+// count of dictionary deletions it read (see seenDictionaries).
+type written struct {
+	dups          []string
+	runs          []newRun
+	dictRows      []dictRow
+	dictDeletions int64
+}
+
+// remember keeps what w wrote in the process's caches.
+func (s *Store) remember(w *written) {
+	s.cacheRuns(w.runs)
+	if len(w.dictRows) > 0 {
+		s.index().dictSeen.saw(w.dictRows, w.dictDeletions)
+	}
+}
+
 // insertPostgres stores a batch through COPY: it looks up existing
 // message_ids, takes ids from the sequences, copies the events, then
 // writes the batch's trait index runs and dictionary entries in one
 // statement, in one transaction.
-func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, []newRun, error) {
-	var (
-		dups          []string
-		runs          []newRun
-		dictKeys      []dictRow
-		dictDeletions int64
-	)
+func (s *Store) insertPostgres(ctx context.Context, todo []*pending) (*written, error) {
+	w := &written{}
 	// Prepared once and reused: an unprepared statement with arguments
 	// costs lib/pq a second round trip.
 	tail, err := s.stmt(ctx, pgRecordTail)
 	if err != nil {
-		return nil, nil, fmt.Errorf("prepare: %w", err)
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
-		dictKeys = nil
 		var ids, found []string
 		for _, p := range todo {
 			if !p.fresh {
@@ -85,7 +98,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			existing[id] = true
 		}
 		var kept []*pending
-		kept, dups = dropDuplicates(todo, existing)
+		kept, w.dups = dropDuplicates(todo, existing)
 		if len(kept) == 0 {
 			return nil
 		}
@@ -112,7 +125,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			}
 			return fmt.Errorf("copy events: %w", err)
 		}
-		runs = batchRuns(kept, runIDs)
+		w.runs = batchRuns(kept, runIDs)
 		// The runs go with the dictionary rows, in one statement, last:
 		// so that the dictionary lock is held for as short as can be, and
 		// never while waiting for another transaction's events.
@@ -124,7 +137,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		if err != nil {
 			return fmt.Errorf("record the trait index runs and dictionaries: %w", err)
 		}
-		deletions, added, err := recordTail(ctx, st, s.ns, runs, newTypes, newTT)
+		deletions, added, err := recordTail(ctx, st, s.ns, w.runs, newTypes, newTT)
 		if err != nil {
 			return err
 		}
@@ -138,7 +151,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 			}
 			added += more
 		}
-		dictKeys, dictDeletions = keys, deletions
+		w.dictRows, w.dictDeletions = keys, deletions
 		if added > 0 {
 			if err := s.dictionariesChanged(ctx, tx, s.ns); err != nil {
 				return err
@@ -149,11 +162,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) ([]string, 
 		}
 		return nil
 	})
-	if err == nil && len(dictKeys) > 0 {
-		// Committed: the rows it wrote exist.
-		s.index().dictSeen.saw(dictKeys, dictDeletions)
-	}
-	return dups, runs, err
+	return w, err
 }
 
 // The statements of insertPostgres besides its COPYs.
@@ -230,18 +239,12 @@ func copyIn(ctx context.Context, tx *sqlx.Tx, stmt string, rows func(row func(ar
 
 // insertSQLite stores a batch with multi-row INSERTs on the single writer
 // connection (BEGIN IMMEDIATE, so the id allocation cannot race).
-func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []newRun, error) {
+func (s *Store) insertSQLite(ctx context.Context, todo []*pending) (*written, error) {
 	if err := s.prepareInserts(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var (
-		dups          []string
-		runs          []newRun
-		dictKeys      []dictRow
-		dictDeletions int64
-	)
+	w := &written{}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		dictKeys = nil
 		existing := map[string]bool{}
 		var given []*pending
 		for _, p := range todo {
@@ -265,7 +268,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 			}
 		}
 		var kept []*pending
-		kept, dups = dropDuplicates(todo, existing)
+		kept, w.dups = dropDuplicates(todo, existing)
 		if len(kept) == 0 {
 			return nil
 		}
@@ -273,7 +276,6 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		if err != nil {
 			return err
 		}
-		dictDeletions = deletions
 		for i, p := range kept {
 			p.id = evIDs[i]
 		}
@@ -286,13 +288,13 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		if err := s.insertRows(ctx, tx, insertEvent, args); err != nil {
 			return fmt.Errorf("insert events: %w", err)
 		}
-		runs = batchRuns(kept, runIDs)
-		if err := s.insertRuns(ctx, tx, s.ns, runs); err != nil {
+		w.runs = batchRuns(kept, runIDs)
+		if err := s.insertRuns(ctx, tx, s.ns, w.runs); err != nil {
 			return err
 		}
 		types, tt := batchDictionaries(kept)
 		newTypes, newTT, keys := s.index().dictSeen.unseen(s.ns, types, tt, deletions)
-		dictKeys = keys
+		w.dictRows, w.dictDeletions = keys, deletions
 		targs := make([]any, 0, 2*len(newTypes))
 		for _, t := range newTypes {
 			targs = append(targs, s.ns, t)
@@ -309,11 +311,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) ([]string, []
 		}
 		return nil
 	})
-	if err == nil && len(dictKeys) > 0 {
-		// Committed: the rows it wrote exist.
-		s.index().dictSeen.saw(dictKeys, dictDeletions)
-	}
-	return dups, runs, err
+	return w, err
 }
 
 // seenDictionaries holds the dictionary rows (event types and trait

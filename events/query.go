@@ -680,7 +680,7 @@ type readEvents struct {
 	evs    []*Event
 	ids    []int64
 	owned  []bool
-	misses int // how many were not cached
+	misses int // how many readRows did not find cached
 }
 
 // add appends e, of id, to r.
@@ -704,7 +704,6 @@ func (s *Store) readIDsFirst(ctx context.Context, cache *eventCache, p *pageQuer
 			miss = append(miss, id)
 		}
 	}
-	r.misses = len(miss)
 	cache.observe(len(miss), len(r.ids))
 	if len(miss) == 0 {
 		return r, true, nil

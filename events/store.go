@@ -304,15 +304,14 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 	if len(todo) > 0 {
 		clusterByType(todo)
 		var (
-			dups []string
-			runs []newRun
-			err  error
+			w   *written
+			err error
 		)
 		for attempt := 0; ; attempt++ {
 			if s.pg {
-				dups, runs, err = s.insertPostgres(ctx, todo)
+				w, err = s.insertPostgres(ctx, todo)
 			} else {
-				dups, runs, err = s.insertSQLite(ctx, todo)
+				w, err = s.insertSQLite(ctx, todo)
 			}
 			// A concurrent Record of the same message_id committed first:
 			// run again, and it is reported as a duplicate.
@@ -324,10 +323,10 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 		if err != nil {
 			return nil, fmt.Errorf("record %d events in namespace %q: %w", len(todo), s.ns, err)
 		}
-		s.cacheRuns(runs)
+		s.remember(w)
 		s.afterRecord(ctx)
-		_ = s.keepStatistics(ctx, len(todo)-len(dups))
-		for _, id := range dups {
+		_ = s.keepStatistics(ctx, len(todo)-len(w.dups))
+		for _, id := range w.dups {
 			o := &res.Outcomes[seen[id]]
 			o.Status, o.Err = StatusDuplicate, fmt.Errorf("%w: %q is already recorded", ErrDuplicate, id)
 		}

@@ -110,6 +110,15 @@ func sample(n int) []*Event {
 	return out
 }
 
+// sampleAs returns sample(n) with message ids prefix0, prefix1, ….
+func sampleAs(prefix string, n int) []*Event {
+	evs := sample(n)
+	for i, e := range evs {
+		e.MessageID = fmt.Sprintf("%s%d", prefix, i)
+	}
+	return evs
+}
+
 func ids(evs []*Event) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
@@ -677,24 +686,27 @@ func TestExpireBatches(t *testing.T) {
 		// Nothing left to expire: no transaction, and no count of
 		// deletions moves (on PostgreSQL, processes would read their
 		// cached trait pages again).
-		counts := func() (n [2]int64) {
-			t.Helper()
-			if s.pg {
-				require.NoError(t, s.db.Get(&n[0], `SELECT n FROM event_deletions`))
-				require.NoError(t, s.db.Get(&n[1], `SELECT n FROM event_dict_deletions`))
-			} else {
-				require.NoError(t, s.db.Get(&n[1], `SELECT dict_deletions FROM event_seq`))
-			}
-			return n
-		}
-		before := counts()
+		before := deletionCounts(t, s)
 		s.afterExpireBatch = func(int) { t.Error("Expire ran a transaction with nothing to expire") }
 		rows, bytes, err := s.Expire(ctx, now, 0, false)
 		require.NoError(t, err)
 		require.Zero(t, rows)
 		require.Zero(t, bytes)
-		require.Equal(t, before, counts())
+		require.Equal(t, before, deletionCounts(t, s))
 	})
+}
+
+// deletionCounts reads the counts of event deletions (PostgreSQL only,
+// else zero) and of dictionary deletions, past every cache.
+func deletionCounts(t *testing.T, s *Store) (n [2]int64) {
+	t.Helper()
+	if s.pg {
+		require.NoError(t, s.db.Get(&n[0], `SELECT n FROM event_deletions`))
+		require.NoError(t, s.db.Get(&n[1], `SELECT n FROM event_dict_deletions`))
+	} else {
+		require.NoError(t, s.db.Get(&n[1], `SELECT dict_deletions FROM event_seq`))
+	}
+	return n
 }
 
 func traitStrings(ts []Trait) []string {

@@ -52,18 +52,16 @@ round's task managers are removed; --keep keeps the last round's.`,
 				env.Progress = terminalProgress(g)
 			}
 			t := &output.Table{Columns: []string{"workload", "backend", "metric", "value"}}
-			var runErr error
-			if runs == 1 {
-				runErr = bench.Run(ctx, env, splitList(workloads), func(r bench.Result) {
-					t.Add(r.Workload, r.Backend, r.Metric, r.Value)
-				})
-			} else {
+			if runs > 1 {
 				t.Columns = append(t.Columns, "min", "max", "runs")
-				var sums []bench.Summary
-				sums, runErr = bench.Repeat(ctx, env, splitList(workloads), runs)
-				for _, s := range sums {
-					t.Add(s.Workload, s.Backend, s.Metric, s.Value, s.Min, s.Max, s.Runs)
+			}
+			sums, runErr := bench.Repeat(ctx, env, splitList(workloads), runs)
+			for _, s := range sums {
+				row := []any{s.Workload, s.Backend, s.Metric, s.Value}
+				if runs > 1 {
+					row = append(row, s.Min, s.Max, s.Runs)
 				}
+				t.Add(row...)
 			}
 			if env.Progress != nil {
 				fmt.Fprint(g.stderr, "\r\033[K")
