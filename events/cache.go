@@ -1,6 +1,7 @@
 package events
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 )
@@ -148,6 +149,38 @@ func (c *eventCache) keep(id int64, e *Event, all bool) bool {
 	}
 	c.put(id, &cachedEvent{ev: e}, bytes)
 	return true
+}
+
+// offer caches a copy of e, an event a Record has just stored under id,
+// while the cache has room. Events just recorded are the likeliest to be
+// read soon (a page of the latest events, the watchdog), and a query that
+// finds them cached reads only their ids. A full cache takes none: a bulk
+// load must not push out the events queries read again and again. The
+// copy has the form a read from the database decodes (see cachedForm).
+func (c *eventCache) offer(id int64, e *Event) {
+	bytes := e.memBytes()
+	if c.full(bytes) {
+		return
+	}
+	c.put(id, &cachedEvent{ev: cachedForm(e)}, bytes)
+}
+
+// cachedForm returns a copy of e, a recorded event, as decodeEvent reads
+// it back from its stored value: its own traits (never nil) and raw
+// payload (nil when empty), so that the caller can change e and a query
+// answered from the cache returns what one answered from the database
+// would.
+func cachedForm(e *Event) *Event {
+	c := *e
+	c.Traits = slices.Clone(e.Traits)
+	if c.Traits == nil {
+		c.Traits = []Trait{}
+	}
+	c.Raw = nil
+	if len(e.Raw) > 0 {
+		c.Raw = slices.Clone(e.Raw)
+	}
+	return &c
 }
 
 // doorkeeper remembers, roughly, which ids were asked for: one bit per

@@ -509,3 +509,53 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestRecordedEventsCached checks that a Record keeps the events it
+// stored in the event cache while it has room, in the form a read from
+// the database returns, unchanged by what the caller does with its
+// events afterwards; and that a full cache takes none.
+func TestRecordedEventsCached(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		paris := time.FixedZone("CEST", 2*3600)
+		evs := []*Event{
+			{MessageID: "bare", EventType: "t", Generated: base.Add(time.Second)},
+			{MessageID: "empty", EventType: "t", Generated: base.Add(2 * time.Second), Traits: []Trait{}, Raw: json.RawMessage{}},
+			{MessageID: "zoned", EventType: "t", Generated: base.Add(3*time.Second + 1234567).In(paris), Source: "nova",
+				Expires: base.Add(30 * 24 * time.Hour).In(paris),
+				Traits: []Trait{
+					{Name: "s", Value: "v"},
+					{Name: "i", Type: TypeInteger, Value: 7},
+					{Name: "f", Type: TypeFloat, Value: float32(0.5)},
+					{Name: "d", Type: TypeDatetime, Value: "2026-03-01T10:00:00.123456789+02:00"},
+					{Name: "n", Type: TypeInteger, Value: "42"},
+				},
+				Raw: json.RawMessage(`{"a": [1, 2]}`)},
+		}
+		record(t, s, evs)
+		cache := &s.index().events
+		require.Len(t, cache.ids(), len(evs), "the recorded events are cached")
+		evs[2].Traits[0].Value = "changed"
+		evs[2].Raw[1] = 'b'
+
+		q := &Query{Filter: Filter{EventType: "t"}}
+		s.pageMode = pageIDs
+		cached, err := s.Query(ctx, q)
+		require.NoError(t, err)
+		fromDB, err := openOn(t, b.url, &Config{EventCacheBytes: 1}).Query(ctx, q)
+		require.NoError(t, err)
+		require.Len(t, fromDB, len(evs))
+		require.Equal(t, fromDB, cached)
+		require.Equal(t, "v", cached[2].Traits[0].Value)
+		require.JSONEq(t, `{"a": [1, 2]}`, string(cached[2].Raw))
+
+		// A full cache takes none.
+		cache.mu.Lock()
+		cache.max = cache.bytes
+		cache.mu.Unlock()
+		record(t, s, sample(3))
+		require.Len(t, cache.ids(), len(evs), "a full cache took recorded events")
+	})
+}

@@ -62,7 +62,10 @@
 // its events' ids (on SQLite, a type and time window reads them from the
 // index alone) and then the rows of those not cached; otherwise it reads
 // the rows at once and caches them. Either way, which events are on a page
-// comes from the database: a deleted event is never returned.
+// comes from the database: a deleted event is never returned. A Record
+// caches the events it stored while the cache has room (a full cache
+// takes none, so that a bulk load does not push out what queries read
+// again): the events just recorded are the likeliest to be read soon.
 //
 // Deleting events leaves their entries in runs until the merge that makes
 // a run final drops them; readers check every candidate's row, and a run

@@ -52,10 +52,12 @@ func dropDuplicates(todo []*pending, existing map[string]bool) ([]*pending, []st
 
 // written is what a Record's transaction wrote, for the process's caches
 // once it has committed: the message ids it found recorded already, the
-// batch's trait index runs, and the dictionary rows it wrote with the
-// count of dictionary deletions it read (see seenDictionaries).
+// events it stored (with their ids), the batch's trait index runs, and the
+// dictionary rows it wrote with the count of dictionary deletions it read
+// (see seenDictionaries).
 type written struct {
 	dups          []string
+	stored        []*pending
 	runs          []newRun
 	dictRows      []dictRow
 	dictDeletions int64
@@ -63,6 +65,10 @@ type written struct {
 
 // remember keeps what w wrote in the process's caches.
 func (s *Store) remember(w *written) {
+	cache := &s.index().events
+	for _, p := range w.stored {
+		cache.offer(p.id, p.ev)
+	}
 	s.cacheRuns(w.runs)
 	if len(w.dictRows) > 0 {
 		s.index().dictSeen.saw(w.dictRows, w.dictDeletions)
@@ -109,6 +115,7 @@ func (s *Store) insertPostgres(ctx context.Context, todo []*pending) (*written, 
 		for i, p := range kept {
 			p.id = evIDs[i]
 		}
+		w.stored = kept
 		if err := copyIn(ctx, tx, `COPY event (id, namespace, message_id, event_type, generated, expires, source, encoding, compression, value, raw_size) FROM STDIN`,
 			func(row func(args ...any) error) error {
 				for _, p := range kept {
@@ -279,6 +286,7 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) (*written, er
 		for i, p := range kept {
 			p.id = evIDs[i]
 		}
+		w.stored = kept
 		args := make([]any, 0, len(kept)*insertEvent.cols)
 		for _, p := range kept {
 			e := p.ev
