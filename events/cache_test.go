@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/jmoiron/sqlx"
 	"github.com/stretchr/testify/require"
@@ -557,5 +558,28 @@ func TestRecordedEventsCached(t *testing.T) {
 		cache.mu.Unlock()
 		record(t, s, sample(3))
 		require.Len(t, cache.ids(), len(evs), "a full cache took recorded events")
+	})
+}
+
+// TestReadEventsShareStrings checks that events read from the database
+// share their event type's and source's bytes, and own their message ids
+// and raw payloads (a page's rows are scanned without a copy).
+func TestReadEventsShareStrings(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		s, b := open(t, nil)
+		record(t, s, sample(6))
+		reader := openOn(t, b.url, &Config{EventCacheBytes: 1})
+		reader.pageMode = pageRows
+		got, err := reader.Query(ctx, &Query{Filter: Filter{EventType: "type.a"}})
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		require.Same(t, unsafe.StringData(got[0].EventType), unsafe.StringData(got[2].EventType))
+		require.Same(t, unsafe.StringData(got[0].Source), unsafe.StringData(got[2].Source))
+		require.Equal(t, []string{"m000", "m002", "m004"}, ids(got))
+		for i, e := range got {
+			require.JSONEq(t, fmt.Sprintf(`{"i": %d}`, 2*i), string(e.Raw))
+		}
 	})
 }

@@ -51,7 +51,7 @@ func TestCodec(t *testing.T) {
 		require.JSONEq(t, string(ev.Raw), string(out.Raw))
 	})
 	t.Run("NamesAreInterned", func(t *testing.T) {
-		long := strings.Repeat("n", internNameMax+1)
+		long := strings.Repeat("n", internMax+1)
 		in := &Event{Traits: []Trait{{Name: "interned", Type: TypeInteger, Value: int64(1)}, {Name: long, Type: TypeInteger, Value: int64(2)}}}
 		enc, err := encodeEvent(in)
 		require.NoError(t, err)

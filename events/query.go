@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
+
+	"github.com/strata-dataspace/strata/datablock"
 )
 
 // Op is a comparison of a trait filter.
@@ -748,13 +751,16 @@ func (s *Store) readRows(ctx context.Context, cache *eventCache, keepAll bool, q
 		return out, err
 	}
 	defer rows.Close()
+	// The text and bytes columns are scanned without a copy, and copied
+	// only for an event not cached: a hit allocates nothing.
+	var messageID, eventType, source, value sql.RawBytes
 	for rows.Next() {
 		var (
 			r  eventRow
 			id int64
 		)
-		if err := rows.Scan(&id, &r.MessageID, &r.EventType, &r.Generated, &r.Expires, &r.Source,
-			&r.Encoding, &r.Compression, &r.Value, &r.RawSize); err != nil {
+		if err := rows.Scan(&id, &messageID, &eventType, &r.Generated, &r.Expires, &source,
+			&r.Encoding, &r.Compression, &value, &r.RawSize); err != nil {
 			return out, err
 		}
 		if e, hit := cache.shared(id); hit {
@@ -762,6 +768,14 @@ func (s *Store) readRows(ctx context.Context, cache *eventCache, keepAll bool, q
 			continue
 		}
 		out.misses++
+		r.MessageID, r.EventType, r.Source = string(messageID), intern(eventType), intern(source)
+		// A decompressed value is a new buffer; a value stored as it is
+		// would be the driver's, which the event's raw payload must not
+		// keep.
+		r.Value = value
+		if datablock.Compression(r.Compression) == datablock.CompressionNone {
+			r.Value = bytes.Clone(value)
+		}
 		e, err := r.event()
 		if err != nil {
 			return out, err
