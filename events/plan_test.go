@@ -295,11 +295,7 @@ func TestStatisticsKeptOnPostgres(t *testing.T) {
 	// Only the store analyzes the table in this test.
 	_, err := s.db.ExecContext(ctx, `ALTER TABLE event SET (autovacuum_enabled = false)`)
 	require.NoError(t, err)
-	analyzed := func() float64 {
-		var rows float64
-		require.NoError(t, s.db.GetContext(ctx, &rows, `SELECT reltuples FROM pg_class WHERE oid = 'event'::regclass`))
-		return rows
-	}
+	analyzed := func() float64 { return reltuples(t, s) }
 	require.Less(t, analyzed(), 0.0, "a new table has no statistics")
 	// 20,000 events: fewer are planned well without statistics.
 	changes := map[int]float64{}
@@ -311,6 +307,7 @@ func TestStatisticsKeptOnPostgres(t *testing.T) {
 			evs[j] = &Event{EventType: fmt.Sprintf("type.%d", n%10), Generated: base.Add(time.Duration(n) * time.Second)}
 		}
 		record(t, s, evs)
+		s.index().merges.wait(ctx, statsKey)
 		if rows := analyzed(); rows != last {
 			changes[(i+1)*100], last = rows, rows
 		}
@@ -338,10 +335,60 @@ func TestStatisticsKeptOnPostgres(t *testing.T) {
 			evs[j] = &Event{EventType: fmt.Sprintf("type.%d", n%10), Generated: base.Add(time.Duration(n) * 20 * time.Second)}
 		}
 		record(t, other, evs)
+		s.index().merges.wait(ctx, statsKey)
 		if i < 9 {
 			require.Equal(t, 16000.0, analyzed())
 		}
 	}
 	typeIndexed(other)
 	require.Equal(t, 21000.0, analyzed())
+}
+
+// TestStatisticsRefreshedInTheBackground checks that on PostgreSQL the
+// Record that makes the event table's statistics due returns without
+// waiting for their refresh, and that the refresh then analyzes the table.
+func TestStatisticsRefreshedInTheBackground(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openOn(t, pgtest.NewDatabase(t), nil)
+	_, err := s.db.ExecContext(ctx, `ALTER TABLE event SET (autovacuum_enabled = false)`)
+	require.NoError(t, err)
+	require.Negative(t, reltuples(t, s), "the new table was analyzed")
+
+	started, release := make(chan struct{}), make(chan struct{})
+	s.beforeAnalyze = func(context.Context) {
+		close(started)
+		<-release
+	}
+	recorded := make(chan error, 1)
+	go func() {
+		evs := sampleAs("s", statsCheckEvery)
+		for i := 0; i < len(evs); i += 100 {
+			if _, err := s.Record(ctx, evs[i:i+100]); err != nil {
+				recorded <- err
+				return
+			}
+		}
+		recorded <- nil
+	}()
+	select {
+	case err := <-recorded:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the Record waited for the statistics")
+	}
+	<-started
+	require.Negative(t, reltuples(t, s), "analyzed before the refresh ran")
+	close(release)
+	s.index().merges.wait(ctx, statsKey)
+	require.InDelta(t, statsCheckEvery, reltuples(t, s), 1, "the refresh analyzed the event table")
+}
+
+// reltuples is the event table's row count as of its last analyze: -1
+// before the first.
+func reltuples(t *testing.T, s *Store) float64 {
+	t.Helper()
+	var n float64
+	require.NoError(t, s.db.GetContext(context.Background(), &n, `SELECT reltuples FROM pg_class WHERE oid = 'event'::regclass`))
+	return n
 }

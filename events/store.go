@@ -101,6 +101,9 @@ type Store struct {
 	// beforeRecordCommit, when set (by tests), runs as a Record on
 	// PostgreSQL is about to commit, its dictionary rows written.
 	beforeRecordCommit func()
+	// beforeAnalyze, when set (by tests), runs before a background refresh
+	// of the event table's statistics (see keepStatistics).
+	beforeAnalyze func(context.Context)
 	// afterExpireBatch, when set (by tests), runs after each transaction
 	// of Expire with the number of events it removed.
 	afterExpireBatch func(n int)
@@ -325,7 +328,7 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 		}
 		s.remember(w)
 		s.afterRecord(ctx)
-		_ = s.keepStatistics(ctx, len(todo)-len(w.dups))
+		s.keepStatistics(len(todo) - len(w.dups))
 		for _, id := range w.dups {
 			o := &res.Outcomes[seen[id]]
 			o.Status, o.Err = StatusDuplicate, fmt.Errorf("%w: %q is already recorded", ErrDuplicate, id)
