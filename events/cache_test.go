@@ -148,7 +148,7 @@ func allPages(t *testing.T, s *Store, q *Query) []*Event {
 	t.Helper()
 	var out []*Event
 	page := *q
-	for range 500 {
+	for range 1000 {
 		got, err := s.Query(context.Background(), &page)
 		require.NoError(t, err)
 		out = append(out, got...)
@@ -157,7 +157,7 @@ func allPages(t *testing.T, s *Store, q *Query) []*Event {
 		}
 		page.Marker = got[len(got)-1].MessageID
 	}
-	t.Fatal("more than 500 pages")
+	t.Fatal("more than 1000 pages")
 	return nil
 }
 
