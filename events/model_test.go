@@ -17,7 +17,8 @@ import (
 // traits of every type, a trait name used with two types) and checks
 // random queries against a model kept in memory: every page of each, up
 // to the last, with its filters on time, type, message id and traits
-// (every op on every type), its sort and markers, and Count. The queries
+// (every op on every type), its sort and markers, Count, MinMax and
+// Distinct. The queries
 // run in each page read mode, by the recording process and by another
 // one, while the trait index merges in the background, then again after
 // deletions by the other process and after an expiry.
@@ -58,6 +59,19 @@ func TestQueriesMatchAModel(t *testing.T) {
 				n, err := reader.Count(ctx, &q.Filter)
 				require.NoError(t, err)
 				require.EqualValues(t, len(want), n, "%s, count %d: %s", phase, i, describe(q))
+
+				lo, hi, err := reader.MinMax(ctx, &q.Filter)
+				if len(want) == 0 {
+					require.ErrorIs(t, err, ErrNotFound, "%s, min/max %d: %s", phase, i, describe(q))
+				} else {
+					require.NoError(t, err)
+					first, last := slices.MinFunc(want, byTime), slices.MaxFunc(want, byTime)
+					require.Equal(t, [2]time.Time{first.Generated, last.Generated}, [2]time.Time{lo, hi}, "%s, min/max %d: %s", phase, i, describe(q))
+				}
+				name := []string{"host", "count", "load", "seen"}[i%4]
+				values, err := reader.Distinct(ctx, &DistinctParams{Filter: q.Filter, Name: name, Limit: 100})
+				require.NoError(t, err)
+				require.Equal(t, distinct(want, name), values, "%s, distinct %s %d: %s", phase, name, i, describe(q))
 			}
 			s.pageMode, other.pageMode = 0, 0
 		}
@@ -222,6 +236,36 @@ func (m model) query(q *Query) []*Event {
 		return 0
 	})
 	return out
+}
+
+// byTime orders events by generated time.
+func byTime(a, b *Event) int { return a.Generated.Compare(b.Generated) }
+
+// distinct returns the distinct values of the trait name among evs,
+// ordered by type, then value; an empty list when none has it.
+func distinct(evs []*Event, name string) []Trait {
+	out := []Trait{}
+	for _, e := range evs {
+		if t, ok := e.Trait(name); ok {
+			out = append(out, t)
+		}
+	}
+	order := func(a, b Trait) int {
+		if c := cmp.Compare(a.Type, b.Type); c != 0 {
+			return c
+		}
+		switch v := a.Value.(type) {
+		case string:
+			return strings.Compare(v, b.Value.(string))
+		case int64:
+			return cmp.Compare(v, b.Value.(int64))
+		case float64:
+			return cmp.Compare(v, b.Value.(float64))
+		}
+		return a.Value.(time.Time).Compare(b.Value.(time.Time))
+	}
+	slices.SortFunc(out, order)
+	return slices.CompactFunc(out, func(a, b Trait) bool { return order(a, b) == 0 })
 }
 
 // matches tells whether e passes f: a time in [Start, End), the type,

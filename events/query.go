@@ -919,8 +919,8 @@ type DistinctParams struct {
 }
 
 // Distinct returns the distinct values of a trait among the events that
-// match the filter, ordered by type then value. The values come from the
-// trait index, never from decoding events.
+// match the filter, ordered by type then value; none is an empty list.
+// The values come from the trait index, never from decoding events.
 func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error) {
 	if p.Name == "" {
 		return nil, fmt.Errorf("%w: distinct values: no trait name", ErrInvalid)
@@ -943,6 +943,9 @@ func (s *Store) Distinct(ctx context.Context, p *DistinctParams) ([]Trait, error
 	}
 	slices.SortFunc(vals, compareTraits)
 	vals = slices.CompactFunc(vals, func(a, b Trait) bool { return compareTraits(a, b) == 0 })
+	if vals == nil {
+		vals = []Trait{} // as the dictionaries: none is an empty list, also in JSON
+	}
 	return vals[:min(len(vals), limit)], nil
 }
 
