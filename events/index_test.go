@@ -583,3 +583,64 @@ func TestIDBlocks(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBatchRuns measures building the trait index runs of a batch of
+// 100 events of 8 traits, as a Record does.
+func BenchmarkBatchRuns(b *testing.B) {
+	evs := sample(100)
+	for _, e := range evs {
+		e.Traits = append(e.Traits,
+			Trait{Name: "user", Type: TypeString, Value: "u" + e.MessageID},
+			Trait{Name: "state", Type: TypeString, Value: e.EventType},
+			Trait{Name: "memory_mb", Type: TypeInteger, Value: int64(len(e.MessageID) * 512)},
+			Trait{Name: "disk_gb", Type: TypeFloat, Value: 2.5})
+	}
+	kept := make([]*pending, len(evs))
+	for i, e := range evs {
+		e.Expires = e.Generated.Add(time.Hour)
+		kept[i] = &pending{ev: e, id: int64(i + 1)}
+	}
+	ids := make([]int64, countRuns(kept))
+	b.ReportAllocs()
+	for b.Loop() {
+		if runs := batchRuns(kept, ids); len(runs) != 8 {
+			b.Fatalf("%d runs", len(runs))
+		}
+	}
+}
+
+// TestRunBuilderKeys checks that the run builder groups entries by trait
+// name and type, in the order keys first appear, both while it compares
+// keys and once it has switched to a map (past runBuilderScan keys).
+func TestRunBuilderKeys(t *testing.T) {
+	for _, keys := range []int{3, runBuilderScan, 3 * runBuilderScan} {
+		var b runBuilder
+		want := map[runKey][]int64{}
+		wantExp := map[runKey]int64{}
+		var order []runKey
+		for id := range int64(10 * keys) {
+			// Two types per name, so that a key is its name and its type.
+			k := runKey{fmt.Sprintf("n%d", id%int64(keys)/2), TraitType(1 + id%2)}
+			if _, ok := want[k]; !ok {
+				order = append(order, k)
+			}
+			want[k] = append(want[k], id)
+			wantExp[k] = max(wantExp[k], 1000-id)
+			b.add(k, entry{n: id, gen: id, id: id}, 1000-id)
+		}
+		runs := b.build(make([]int64, len(b.keys)))
+		require.Equal(t, order, b.keys, "%d keys", keys)
+		require.Len(t, runs, len(order))
+		for i, r := range runs {
+			k := order[i]
+			require.Equal(t, k, runKey{r.name, r.typ})
+			var got []int64
+			for _, e := range r.entries {
+				got = append(got, e.id)
+			}
+			require.Equal(t, want[k], got, "run %v of %d keys", k, keys)
+			require.Equal(t, wantExp[k], r.maxExpires)
+		}
+		require.Equal(t, keys > runBuilderScan, b.byKey != nil, "%d keys", keys)
+	}
+}

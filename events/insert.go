@@ -523,34 +523,65 @@ type runKey struct {
 // countRuns returns how many runs a batch writes: one per trait name and
 // type.
 func countRuns(kept []*pending) int {
-	keys := map[runKey]bool{}
+	var b runBuilder
 	for _, p := range kept {
 		for _, t := range p.ev.Traits {
-			keys[runKey{t.Name, t.Type}] = true
+			b.slot(runKey{t.Name, t.Type})
 		}
 	}
-	return len(keys)
+	return len(b.keys)
 }
 
 // runBuilder groups index entries into runs, one per trait name and type,
-// in the order the keys first appear.
+// in the order the keys first appear. A batch has a few keys: they are
+// looked up by comparing them all, and through a map only once there are
+// more than runBuilderScan (hashing each entry's key was a third of the
+// time of building a bench batch's runs).
 type runBuilder struct {
 	keys    []runKey
-	entries map[runKey][]entry
-	maxExp  map[runKey]int64
+	entries [][]entry // by slot, as keys
+	maxExp  []int64
+	byKey   map[runKey]int // past runBuilderScan keys
+	// size is the capacity a new run's entries start with (zero: none).
+	size int
+}
+
+const runBuilderScan = 16
+
+// slot returns the index of k in b.keys, adding it if new.
+func (b *runBuilder) slot(k runKey) int {
+	if b.byKey != nil {
+		if i, ok := b.byKey[k]; ok {
+			return i
+		}
+	} else {
+		for i := range b.keys {
+			if b.keys[i] == k {
+				return i
+			}
+		}
+	}
+	i := len(b.keys)
+	b.keys = append(b.keys, k)
+	b.entries = append(b.entries, make([]entry, 0, b.size))
+	b.maxExp = append(b.maxExp, math.MinInt64)
+	switch {
+	case b.byKey != nil:
+		b.byKey[k] = i
+	case len(b.keys) > runBuilderScan:
+		b.byKey = make(map[runKey]int, 2*len(b.keys))
+		for j, key := range b.keys {
+			b.byKey[key] = j
+		}
+	}
+	return i
 }
 
 // add adds the entry of an event that expires at expires to the run of k.
 func (b *runBuilder) add(k runKey, e entry, expires int64) {
-	if b.entries == nil {
-		b.entries, b.maxExp = map[runKey][]entry{}, map[runKey]int64{}
-	}
-	if _, ok := b.entries[k]; !ok {
-		b.keys = append(b.keys, k)
-		b.maxExp[k] = expires
-	}
-	b.entries[k] = append(b.entries[k], e)
-	b.maxExp[k] = max(b.maxExp[k], expires)
+	i := b.slot(k)
+	b.entries[i] = append(b.entries[i], e)
+	b.maxExp[i] = max(b.maxExp[i], expires)
 }
 
 // build sorts each run's entries and encodes the runs, with the run ids
@@ -558,9 +589,9 @@ func (b *runBuilder) add(k runKey, e entry, expires int64) {
 func (b *runBuilder) build(ids []int64) []newRun {
 	out := make([]newRun, len(b.keys))
 	for i, k := range b.keys {
-		es := b.entries[k]
+		es := b.entries[i]
 		slices.SortFunc(es, compareEntries(k.typ))
-		out[i] = buildRun(ids[i], k.name, k.typ, es, b.maxExp[k])
+		out[i] = buildRun(ids[i], k.name, k.typ, es, b.maxExp[i])
 	}
 	return out
 }
@@ -568,7 +599,7 @@ func (b *runBuilder) build(ids []int64) []newRun {
 // batchRuns returns the runs of a batch of events with their ids, with
 // the run ids ids (countRuns of them).
 func batchRuns(kept []*pending, ids []int64) []newRun {
-	var b runBuilder
+	b := runBuilder{size: len(kept)}
 	for _, p := range kept {
 		gen, exp := p.ev.Generated.UnixMicro(), p.ev.Expires.UnixMicro()
 		for _, t := range p.ev.Traits {

@@ -45,24 +45,27 @@ type entry struct {
 
 // compareEntries orders entries by (value, generated, id) for type typ.
 func compareEntries(typ TraitType) func(a, b entry) int {
-	return func(a, b entry) int {
-		var c int
-		switch typ {
-		case TypeString:
-			c = strings.Compare(a.s, b.s)
-		case TypeFloat:
-			c = cmp.Compare(a.f, b.f)
-		default:
-			c = cmp.Compare(a.n, b.n)
-		}
-		if c != 0 {
-			return c
-		}
-		if c = cmp.Compare(a.gen, b.gen); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
+	switch typ {
+	case TypeString:
+		return compareStringEntries
+	case TypeFloat:
+		return compareFloatEntries
 	}
+	return compareIntEntries
+}
+
+// The orders of compareEntries, one per kind of value: a comparison
+// chosen once per run rather than at every step of a sort or merge.
+func compareStringEntries(a, b entry) int {
+	return cmp.Or(strings.Compare(a.s, b.s), cmp.Compare(a.gen, b.gen), cmp.Compare(a.id, b.id))
+}
+
+func compareFloatEntries(a, b entry) int {
+	return cmp.Or(cmp.Compare(a.f, b.f), cmp.Compare(a.gen, b.gen), cmp.Compare(a.id, b.id))
+}
+
+func compareIntEntries(a, b entry) int {
+	return cmp.Or(cmp.Compare(a.n, b.n), cmp.Compare(a.gen, b.gen), cmp.Compare(a.id, b.id))
 }
 
 // traitEntry returns the index entry of trait t of event id.
