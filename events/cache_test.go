@@ -114,6 +114,13 @@ func TestClockCacheConcurrent(t *testing.T) {
 	c.check(t)
 }
 
+// setMax sets the most bytes c keeps (evicting nothing until its next put).
+func (c *clockCache[V]) setMax(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.max = n
+}
+
 // used sets the mark of id's entry, as a test needs it.
 func (c *clockCache[V]) used(id int64, v bool) {
 	c.mu.Lock()
@@ -220,9 +227,7 @@ func TestPageReadModes(t *testing.T) {
 		cache := &s.index().events
 		for _, full := range []bool{false, true} {
 			if full {
-				cache.mu.Lock()
-				cache.max = 1
-				cache.mu.Unlock()
+				cache.setMax(1)
 			}
 			for _, mode := range []int{pageRows, pageIDs} {
 				s.pageMode = mode

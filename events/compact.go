@@ -81,8 +81,9 @@ func (s *Store) mergeDue(ctx context.Context, idx *indexState) {
 }
 
 // merger runs the background jobs of one datasource: the merges, at most
-// one per namespace, and the refresh of the statistics (statsKey). Closing it cancels them and waits for them to end; a merge
-// cut short changes nothing.
+// one per namespace, and the refresh of the statistics (statsKey).
+// Closing it cancels them and waits for them to end; a merge cut short
+// changes nothing.
 type merger struct {
 	mu     sync.Mutex
 	ctx    context.Context

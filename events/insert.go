@@ -65,13 +65,13 @@ type written struct {
 
 // remember keeps what w wrote in the process's caches.
 func (s *Store) remember(w *written) {
-	cache := &s.index().events
+	idx := s.index()
 	for _, p := range w.stored {
-		cache.offer(p.id, p.ev)
+		idx.events.offer(p.id, p.ev)
 	}
 	s.cacheRuns(w.runs)
 	if len(w.dictRows) > 0 {
-		s.index().dictSeen.saw(w.dictRows, w.dictDeletions)
+		idx.dictSeen.saw(w.dictRows, w.dictDeletions)
 	}
 }
 

@@ -370,9 +370,6 @@ func (s *Server) traitValues(w http.ResponseWriter, r *http.Request, eventType, 
 		s.eventError(w, r, err)
 		return
 	}
-	if vals == nil {
-		vals = []events.Trait{}
-	}
 	writeJSON(w, http.StatusOK, vals)
 }
 
