@@ -197,8 +197,16 @@ func Decompress(data []byte, c Compression, rawSize int64) ([]byte, error) {
 	return decompress(data, c, rawSize)
 }
 
+// preallocMax caps the room decompress makes up front from a value's
+// recorded raw size. The size is read from the database beside the value:
+// a damaged one must not demand memory (or, past what an int holds,
+// panic) before the value itself has been decoded. Larger values still
+// decode, their buffer growing as they do.
+const preallocMax = 64 << 20
+
 // decompress undoes compress; rawSize (if known) sizes the output.
 func decompress(data []byte, c Compression, rawSize int64) ([]byte, error) {
+	rawSize = min(max(rawSize, 0), preallocMax)
 	switch c {
 	case CompressionNone:
 		return data, nil
@@ -207,7 +215,7 @@ func decompress(data []byte, c Compression, rawSize int64) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrCodec, err)
 		}
-		out, err := dec.DecodeAll(data, make([]byte, 0, max(rawSize, 0)))
+		out, err := dec.DecodeAll(data, make([]byte, 0, rawSize))
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %v", ErrCodec, err)
 		}
@@ -218,7 +226,7 @@ func decompress(data []byte, c Compression, rawSize int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: zlib: %v", ErrCodec, err)
 		}
 		defer r.Close()
-		buf := bytes.NewBuffer(make([]byte, 0, max(rawSize, 0)))
+		buf := bytes.NewBuffer(make([]byte, 0, rawSize))
 		if _, err := io.Copy(buf, r); err != nil {
 			return nil, fmt.Errorf("%w: zlib: %v", ErrCodec, err)
 		}
