@@ -225,7 +225,9 @@ func intern(b []byte) string {
 	return s
 }
 
-// decodeJSON reads values stored as JSON.
+// decodeJSON reads values stored as JSON. A trait whose type is unknown
+// or whose value is not of its type is damage, as in the binary layout:
+// readers rely on a trait holding what its type says.
 func decodeJSON(e *Event, data []byte) error {
 	var sv storedValue
 	if err := json.Unmarshal(data, &sv); err != nil {
@@ -235,14 +237,16 @@ func decodeJSON(e *Event, data []byte) error {
 	for i, st := range sv.Traits {
 		t := Trait{Name: st.N, Type: TraitType(st.T)}
 		switch {
-		case st.S != nil:
+		case t.Type == TypeString && st.S != nil:
 			t.Value = *st.S
-		case st.F != nil:
+		case t.Type == TypeFloat && st.F != nil:
 			t.Value = *st.F
-		case st.I != nil && t.Type == TypeDatetime:
+		case t.Type == TypeDatetime && st.I != nil:
 			t.Value = time.UnixMicro(*st.I).UTC()
-		case st.I != nil:
+		case t.Type == TypeInteger && st.I != nil:
 			t.Value = *st.I
+		default:
+			return fmt.Errorf("%w: event %q: stored value is damaged: trait %q of type %d has no value of that type", datablock.ErrCodec, e.MessageID, st.N, st.T)
 		}
 		e.Traits[i] = t
 	}
