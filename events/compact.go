@@ -257,7 +257,13 @@ func (s *Store) merge(ctx context.Context, groups [][]runMeta) error {
 		if n, err := res.RowsAffected(); err != nil || n != int64(len(ids)) {
 			return errMerged
 		}
-		return s.insertRuns(ctx, tx, s.ns, merged)
+		if err := s.insertRuns(ctx, tx, s.ns, merged); err != nil {
+			return err
+		}
+		if s.beforeMergeCommit != nil {
+			s.beforeMergeCommit()
+		}
+		return nil
 	})
 	if err != nil {
 		return err

@@ -317,6 +317,9 @@ func (s *Store) insertSQLite(ctx context.Context, todo []*pending) (*written, er
 		if err := s.insertRows(ctx, tx, insertTypeTrait, ttArgs); err != nil {
 			return fmt.Errorf("record trait types: %w", err)
 		}
+		if s.beforeRecordCommit != nil {
+			s.beforeRecordCommit()
+		}
 		return nil
 	})
 	return w, err

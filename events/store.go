@@ -98,9 +98,11 @@ type Store struct {
 	// beforeMergeWait before a Record waits for its namespace's merge.
 	beforeMerge     func(ctx context.Context)
 	beforeMergeWait func()
-	// beforeRecordCommit, when set (by tests), runs as a Record on
-	// PostgreSQL is about to commit, its dictionary rows written.
+	// beforeRecordCommit, when set (by tests), runs as a Record is about
+	// to commit, its dictionary rows written; beforeMergeCommit as a
+	// merge is about to commit its swap of runs.
 	beforeRecordCommit func()
+	beforeMergeCommit  func()
 	// beforeAnalyze, when set (by tests), runs before a background refresh
 	// of the event table's statistics (see keepStatistics).
 	beforeAnalyze func(context.Context)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -16,7 +17,12 @@ import (
 	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Main(m) }
+func TestMain(m *testing.M) {
+	if url := os.Getenv(recorderURLEnv); url != "" {
+		os.Exit(recorder(url, os.Getenv(recorderDieEnv)))
+	}
+	pgtest.Main(m)
+}
 
 // base is the time the test events are generated around.
 var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -1,0 +1,281 @@
+package events
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/pgtest"
+)
+
+// recorderURLEnv, when set, makes the test binary a recorder process (see
+// recorder) instead of running the tests; recorderDieEnv ("record:K" or
+// "merge:K") makes the recorder kill itself (SIGKILL) inside the
+// transaction of batch K's Record, or of its K-th merge, just before it
+// commits.
+const (
+	recorderURLEnv = "STRATA_TEST_EVENTS_RECORDER_URL"
+	recorderDieEnv = "STRATA_TEST_EVENTS_RECORDER_DIE"
+)
+
+// crashBatch is the size of the batches the recorder process records.
+const crashBatch = 40
+
+// crashBatchEvents returns batch k of the recorder: crashBatch events of
+// three types carrying the batch number, and every fifth batch a trait
+// name no earlier batch had, so that batches add dictionary rows too.
+func crashBatchEvents(k int) []*Event {
+	evs := make([]*Event, crashBatch)
+	for i := range evs {
+		traits := []Trait{
+			{Name: "batch", Type: TypeInteger, Value: int64(k)},
+			{Name: "host", Type: TypeString, Value: fmt.Sprintf("host-%d", i%7)},
+		}
+		if k%5 == 0 {
+			traits = append(traits, Trait{Name: fmt.Sprintf("new-%d", k), Type: TypeFloat, Value: float64(i)})
+		}
+		evs[i] = &Event{
+			MessageID: fmt.Sprintf("b%05d-%02d", k, i),
+			EventType: fmt.Sprintf("type.%d", (k+i)%3),
+			Generated: base.Add(time.Duration(k*crashBatch+i) * time.Second),
+			Traits:    traits,
+		}
+	}
+	return evs
+}
+
+// recorder records batch after batch into the database at url and prints
+// "ack K" once batch K's Record has returned, until it is killed (see
+// recorderDieEnv). It exits non-zero on any error.
+func recorder(url, die string) int {
+	ctx := context.Background()
+	space, err := dataspace.Open(ctx, url, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "recorder:", err)
+		return 2
+	}
+	s, err := Open(ctx, space, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "recorder:", err)
+		return 2
+	}
+	kill := func() { _ = syscall.Kill(os.Getpid(), syscall.SIGKILL) }
+	var batch, merges atomic.Int64
+	if what, at, ok := strings.Cut(die, ":"); ok {
+		k, err := strconv.ParseInt(at, 10, 64)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "recorder:", err)
+			return 2
+		}
+		switch what {
+		case "record":
+			s.beforeRecordCommit = func() {
+				if batch.Load() == k {
+					kill()
+				}
+			}
+		case "merge":
+			s.beforeMergeCommit = func() {
+				if merges.Add(1) == k {
+					kill()
+				}
+			}
+		}
+	}
+	for k := int64(0); ; k++ {
+		batch.Store(k)
+		res, err := s.Record(ctx, crashBatchEvents(int(k)))
+		if err != nil || res.Stored != crashBatch {
+			fmt.Fprintf(os.Stderr, "recorder: batch %d: %v %+v\n", k, err, res)
+			return 1
+		}
+		// Stdout is not buffered: the line is written when Record has
+		// returned.
+		fmt.Printf("ack %d\n", k)
+	}
+}
+
+// runRecorder starts a recorder process on url that dies as die says, or
+// kills it (SIGKILL) once it has acknowledged killAt batches, and returns
+// the batches it acknowledged before it died.
+func runRecorder(t *testing.T, url, die string, killAt int) int {
+	t.Helper()
+	// A recorder that should kill itself but records on is stopped, and
+	// the test fails, rather than waiting for ever.
+	const backstop = 400
+	if die != "" {
+		killAt = backstop
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), recorderURLEnv+"="+url, recorderDieEnv+"="+die)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	acked := 0
+	lines := bufio.NewScanner(out)
+	for lines.Scan() {
+		k, err := strconv.Atoi(strings.TrimPrefix(lines.Text(), "ack "))
+		require.NoError(t, err, "recorder printed %q", lines.Text())
+		require.Equal(t, acked, k, "batches are acknowledged in order")
+		acked++
+		if acked == killAt {
+			require.NoError(t, cmd.Process.Kill())
+		}
+	}
+	// Lines written before the kill are acknowledged batches too.
+	err = cmd.Wait()
+	require.False(t, die != "" && acked >= backstop, "the recorder recorded %d batches without dying as %q says", acked, die)
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "the recorder stopped on its own:\n%s", stderr.String())
+	status, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok && status.Signaled() && status.Signal() == syscall.SIGKILL,
+		"the recorder died of SIGKILL, not of %v:\n%s", err, stderr.String())
+	return acked
+}
+
+// TestKilledRecorderLosesNothing kills a process that records batch after
+// batch (with trait index merges in the background): inside a Record's
+// transaction, inside a merge's, and from outside at a point between or
+// during Records. From another process's view of the database, every
+// batch it acknowledged is there whole (events, trait index entries and
+// dictionary rows), a batch it did not acknowledge is there whole or not
+// at all (not at all when it died inside that batch's transaction), and
+// the store goes on recording.
+func TestKilledRecorderLosesNothing(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			for _, tc := range []struct {
+				die      string
+				killAt   int
+				inFlight int // events of the unacknowledged batch: -1 either way
+			}{
+				{die: "record:0", inFlight: 0},
+				{die: "record:11", inFlight: 0},
+				// A merge starts after every 8th batch: the first two
+				// merges of the first tier, then one more.
+				{die: "merge:1", inFlight: -1},
+				{die: "merge:3", inFlight: -1},
+				{killAt: 5, inFlight: -1},
+				{killAt: 19, inFlight: -1},
+			} {
+				url := "sqlite://" + filepath.Join(t.TempDir(), "events.db")
+				if backend == "postgres" {
+					url = pgtest.NewDatabase(t)
+				}
+				acked := runRecorder(t, url, tc.die, tc.killAt)
+				if k, ok := strings.CutPrefix(tc.die, "record:"); ok {
+					require.Equal(t, k, strconv.Itoa(acked), "the recorder died in batch %s", k)
+				}
+				checkWholeBatches(t, openOn(t, url, nil), acked, tc.inFlight)
+			}
+		})
+	}
+}
+
+// checkWholeBatches checks that batches 0 to acked-1 of the recorder are
+// in s whole, and batch acked whole or not at all (with inFlight events,
+// unless it is -1), then that s records the next batch, and that the
+// dictionaries hold what every batch brought.
+func checkWholeBatches(t *testing.T, s *Store, acked, inFlight int) {
+	t.Helper()
+	ctx := context.Background()
+	all := allPages(t, s, &Query{Limit: 500})
+	perBatch := map[int64]int{}
+	for _, e := range all {
+		perBatch[traitValue(t, e, "batch").(int64)]++
+	}
+	if inFlight >= 0 {
+		require.Equal(t, inFlight, perBatch[int64(acked)], "events of batch %d, which was not acknowledged", acked)
+	}
+	batches := acked
+	if perBatch[int64(acked)] > 0 {
+		batches++ // the batch in flight when the process died committed
+	}
+	require.Len(t, perBatch, batches, "batches present after %d acknowledged", acked)
+	for k := range batches {
+		require.Equal(t, crashBatch, perBatch[int64(k)], "events of batch %d", k)
+		n, err := s.Count(ctx, &Filter{Traits: []TraitFilter{{Name: "batch", Type: TypeInteger, Value: int64(k)}}})
+		require.NoError(t, err)
+		require.Equal(t, int64(crashBatch), n, "the trait index holds batch %d", k)
+		if k%5 == 0 {
+			n, err := s.Count(ctx, &Filter{Traits: []TraitFilter{{Name: fmt.Sprintf("new-%d", k), Op: OpGe, Type: TypeFloat, Value: 0.0}}})
+			require.NoError(t, err)
+			require.Equal(t, int64(crashBatch), n, "the trait index holds batch %d's new trait", k)
+		}
+	}
+	res, err := s.Record(ctx, crashBatchEvents(batches))
+	require.NoError(t, err)
+	require.Equal(t, crashBatch, res.Stored, "the store records after the crash")
+	got, err := s.Get(ctx, fmt.Sprintf("b%05d-%02d", batches, crashBatch-1))
+	require.NoError(t, err)
+	require.Equal(t, int64(batches), traitValue(t, got, "batch"))
+	// The dictionaries hold every batch's types and traits, the one
+	// recorded after the crash included.
+	types, err := s.EventTypes(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"type.0", "type.1", "type.2"}, types)
+	infos, err := s.TraitTypes(ctx, "type.0")
+	require.NoError(t, err)
+	names := map[string]bool{}
+	for _, ti := range infos {
+		names[ti.Name] = true
+	}
+	for k := 0; k <= batches; k += 5 {
+		require.True(t, names[fmt.Sprintf("new-%d", k)], "dictionary row of batch %d's new trait", k)
+	}
+
+}
+
+// traitValue returns the value of e's trait name.
+func traitValue(t *testing.T, e *Event, name string) any {
+	t.Helper()
+	for _, tr := range e.Traits {
+		if tr.Name == name {
+			return tr.Value
+		}
+	}
+	t.Fatalf("event %s has no trait %q", e.MessageID, name)
+	return nil
+}
+
+// TestRecordAcrossPostgresRestart restarts the PostgreSQL server under a
+// store that has recorded, read and listened: every pooled connection
+// dies with the old server. Records, queries and the dictionaries go on
+// with the new one, and nothing recorded before is lost.
+func TestRecordAcrossPostgresRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cluster := pgtest.NewCluster(t)
+	s := openOn(t, cluster.NewDatabase(t), nil)
+	for k := range 3 {
+		res, err := s.Record(ctx, crashBatchEvents(k))
+		require.NoError(t, err)
+		require.Equal(t, crashBatch, res.Stored)
+	}
+	_, err := s.Query(ctx, &Query{Limit: 10})
+	require.NoError(t, err)
+	_, err = s.EventTypes(ctx)
+	require.NoError(t, err)
+
+	cluster.Restart(t)
+	res, err := s.Record(ctx, crashBatchEvents(3))
+	require.NoError(t, err, "the first Record after the restart")
+	require.Equal(t, crashBatch, res.Stored)
+	checkWholeBatches(t, s, 4, 0)
+}
