@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -426,4 +428,46 @@ func TestLargeValuesRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got, p.Key)
 	}
+}
+
+// TestPutOnFullDisk fills the SQLite database (its writer's
+// max_page_count stands for a full disk): a put that finds no room fails
+// with datasource.ErrFull and stores none of its products, and once there
+// is room the same put stores them all.
+func TestPutOnFullDisk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b, _, ds := setup(t)
+	// Random payloads, so that compression leaves them their size.
+	r := rand.New(rand.NewPCG(1, 2))
+	items := func(from, n int) []datablock.Item {
+		out := make([]datablock.Item, n)
+		for i := range out {
+			payload := make([]byte, 2000)
+			for j := range payload {
+				payload[j] = 'a' + byte(r.IntN(26))
+			}
+			out[i] = datablock.Item{Key: fmt.Sprintf("p%03d", from+i), Value: map[string]any{"i": from + i, "payload": string(payload)}}
+		}
+		return out
+	}
+	require.NoError(t, b.PutItems(ctx, items(0, 10)...))
+	w := ds.(*sqlite.DataSource).DB()
+	var pages int64
+	require.NoError(t, w.GetContext(ctx, &pages, `PRAGMA page_count`))
+	_, err := w.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+2))
+	require.NoError(t, err)
+
+	err = b.PutItems(ctx, items(10, 40)...)
+	require.ErrorIs(t, err, datasource.ErrFull)
+	keys, err := b.Keys(ctx)
+	require.NoError(t, err)
+	require.Len(t, keys, 10, "none of the products of the put that found no room")
+
+	_, err = w.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`)
+	require.NoError(t, err)
+	require.NoError(t, b.PutItems(ctx, items(10, 40)...))
+	keys, err = b.Keys(ctx)
+	require.NoError(t, err)
+	require.Len(t, keys, 50)
 }

@@ -20,7 +20,8 @@
 //   - embed versioned SQL migrations and record them in a schema-version
 //     table, so that Migrate is idempotent and safe to run concurrently;
 //   - map driver errors in one interpretError so that callers can use
-//     errors.Is with ErrNotFound, ErrSealed, ErrInvalid and ErrExists;
+//     errors.Is with ErrNotFound, ErrSealed, ErrInvalid, ErrExists and
+//     ErrFull;
 //   - compute every time in Go and pass it to SQL (never now() in a query);
 //   - pass the conformance suite: datasourcetest.Run(t, factory), where the
 //     factory returns a fresh, migrated store per call.

@@ -16,6 +16,9 @@ var (
 	ErrExists = errors.New("datasource: already exists")
 	// ErrClosed: the datasource was closed.
 	ErrClosed = errors.New("datasource: closed")
+	// ErrFull: the database, or the disk it keeps its files on, is full.
+	// The write that met it changed nothing.
+	ErrFull = errors.New("datasource: database or disk is full: free space where the database keeps its files (or raise its size limit), then retry")
 	// ErrSchemaTooNew: the database was migrated by a newer Strata.
 	ErrSchemaTooNew = errors.New("datasource: database schema is newer than this program")
 )

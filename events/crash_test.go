@@ -16,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/strata-dataspace/strata/datasource"
 	"github.com/strata-dataspace/strata/dataspace"
 	"github.com/strata-dataspace/strata/internal/pgtest"
 )
@@ -278,4 +279,39 @@ func TestRecordAcrossPostgresRestart(t *testing.T) {
 	require.NoError(t, err, "the first Record after the restart")
 	require.Equal(t, crashBatch, res.Stored)
 	checkWholeBatches(t, s, 4, 0)
+}
+
+// TestRecordOnFullDisk fills the SQLite database (its writer's
+// max_page_count stands for a full disk): the Record that finds no room
+// fails with datasource.ErrFull and leaves nothing of its batch, every
+// batch recorded before stays whole, and once there is room again the
+// same batch records.
+func TestRecordOnFullDisk(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openOn(t, "sqlite://"+filepath.Join(t.TempDir(), "events.db"), nil)
+	for k := range 3 {
+		_, err := s.Record(ctx, crashBatchEvents(k))
+		require.NoError(t, err)
+	}
+	var pages int64
+	require.NoError(t, s.db.GetContext(ctx, &pages, `PRAGMA page_count`))
+	_, err := s.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+2))
+	require.NoError(t, err)
+	k := 3
+	for ; k < 50; k++ {
+		if _, err = s.Record(ctx, crashBatchEvents(k)); err != nil {
+			break
+		}
+	}
+	require.Error(t, err, "a Record fails once the database is full")
+	t.Logf("batch %d: %v", k, err)
+	require.ErrorIs(t, err, datasource.ErrFull)
+
+	_, err = s.db.ExecContext(ctx, `PRAGMA max_page_count = 1073741823`)
+	require.NoError(t, err)
+	n, err := s.Count(ctx, &Filter{Traits: []TraitFilter{{Name: "batch", Type: TypeInteger, Value: int64(k)}}})
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing of the batch that found no room")
+	checkWholeBatches(t, s, k, 0)
 }

@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -11,25 +12,39 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/lib/pq/pqerror"
+
+	"github.com/strata-dataspace/strata/datasource"
 )
 
 // inTx runs fn in one transaction of the store's database (on SQLite the
 // single writer connection, BEGIN IMMEDIATE), then what fn registered with
-// afterTx.
+// afterTx. An error of a full database or disk wraps datasource.ErrFull.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return full(fmt.Errorf("begin: %w", err))
 	}
 	defer s.index().runAfterTx(tx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return full(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return full(fmt.Errorf("commit: %w", err))
 	}
 	return nil
+}
+
+// full marks err with datasource.ErrFull when the database reported that
+// it, or the disk it keeps its files on, is full.
+func full(err error) error {
+	if errors.Is(err, datasource.ErrFull) {
+		return err
+	}
+	if strings.Contains(err.Error(), "database or disk is full") || pq.As(err, pqerror.DiskFull) != nil {
+		return fmt.Errorf("%w: %w", datasource.ErrFull, err)
+	}
+	return err
 }
 
 // dropDuplicates removes from todo the events whose message_id exists and

@@ -426,7 +426,7 @@ func interpretError(err error) error {
 		return nil
 	}
 	for _, sentinel := range []error{datasource.ErrNotFound, datasource.ErrSealed, datasource.ErrInvalid,
-		datasource.ErrExists, datasource.ErrClosed, datasource.ErrSchemaTooNew} {
+		datasource.ErrExists, datasource.ErrClosed, datasource.ErrFull, datasource.ErrSchemaTooNew} {
 		if errors.Is(err, sentinel) {
 			return err
 		}
@@ -437,6 +437,8 @@ func interpretError(err error) error {
 			return fmt.Errorf("%w: %w", datasource.ErrExists, err)
 		case pqErr.Code == pqerror.ForeignKeyViolation:
 			return fmt.Errorf("%w: %w", datasource.ErrNotFound, err)
+		case pqErr.Code == pqerror.DiskFull:
+			return fmt.Errorf("%w: %w", datasource.ErrFull, err)
 		case pqErr.Code == pqerror.CheckViolation, pqErr.Code == pqerror.NotNullViolation,
 			pqErr.Code.Class() == "22": // data exception: NUL in text, bad UTF-8, out of range
 			return fmt.Errorf("%w: %w", datasource.ErrInvalid, err)

@@ -346,6 +346,7 @@ func TestInterpretError(t *testing.T) {
 		{"NotNullViolation", pqErr(pqerror.NotNullViolation), datasource.ErrInvalid},
 		{"BadEncoding", pqErr(pqerror.CharacterNotInRepertoire), datasource.ErrInvalid},
 		{"ForeignKeyViolation", pqErr(pqerror.ForeignKeyViolation), datasource.ErrNotFound},
+		{"DiskFull", pqErr(pqerror.DiskFull), datasource.ErrFull},
 		{"Closed", errors.New("sql: database is closed"), datasource.ErrClosed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -341,6 +341,8 @@ func interpretError(err error) error {
 		return fmt.Errorf("%w: %v", datasource.ErrExists, err)
 	case strings.Contains(msg, "CHECK constraint failed"), strings.Contains(msg, "NOT NULL constraint failed"):
 		return fmt.Errorf("%w: %v", datasource.ErrInvalid, err)
+	case strings.Contains(msg, "database or disk is full"):
+		return fmt.Errorf("%w: %w", datasource.ErrFull, err)
 	}
 	return err
 }
