@@ -841,3 +841,28 @@ func TestEventJSON(t *testing.T) {
 	require.JSONEq(t, `{"message_id": "a", "event_type": "t", "generated": "2026-03-01T12:00:00", "raw": {},
 		"traits": [{"name": "d", "type": "datetime", "value": "2026-03-01T12:00:00.000001"}, {"name": "f", "type": "float", "value": "2"}]}`, string(out))
 }
+
+// TestStreamTimeRange checks that a stream object's @time is refused,
+// per object, outside the Kronos times a time converts to and from,
+// rather than stored wrapped around to another year.
+func TestStreamTimeRange(t *testing.T) {
+	t.Parallel()
+	s := &Store{}
+	now := base
+	for _, obj := range []string{
+		`{"@time": 100000000000000000}`, `{"@time": -100000000000000000}`,
+		`{"@time": 1e300}`, `{"@time": -1e19}`, `{"@time": "2300-01-01T00:00:00Z"}`, `{"@time": "1600-01-01"}`,
+	} {
+		_, err := s.streamEvent("s", json.RawMessage(obj), now)
+		require.ErrorIs(t, err, ErrInvalid, obj)
+		require.ErrorContains(t, err, "out of range", obj)
+	}
+	for _, k := range []int64{KronosMin, KronosMax, 0, KronosTime(base)} {
+		e, err := s.streamEvent("s", json.RawMessage(fmt.Sprintf(`{"@time": %d}`, k)), now)
+		require.NoError(t, err, k)
+		require.Equal(t, k/10*10, KronosTime(e.Generated), "times are kept to the microsecond")
+	}
+	e, err := s.streamEvent("s", json.RawMessage(`{"@time": "2262-04-11T00:00:00Z"}`), now)
+	require.NoError(t, err)
+	require.Equal(t, 2262, e.Generated.Year())
+}

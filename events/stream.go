@@ -28,8 +28,24 @@ const (
 // KronosTime converts a time to Kronos time: 100 ns units since the epoch.
 func KronosTime(t time.Time) int64 { return t.UnixNano() / 100 }
 
-// FromKronosTime converts Kronos time to a UTC time (microseconds).
+// FromKronosTime converts Kronos time to a UTC time (microseconds). k must
+// lie in [KronosMin, KronosMax].
 func FromKronosTime(k int64) time.Time { return time.Unix(0, k*100).UTC().Truncate(time.Microsecond) }
+
+// KronosMin and KronosMax bound the Kronos times a time converts to and
+// from: 100 ns units of nanoseconds that fit an int64, the years 1677 to
+// 2262 (KronosMin is the earliest such whole microsecond, as times are
+// kept to the microsecond).
+const (
+	KronosMin = math.MinInt64 / 1000 * 10
+	KronosMax = math.MaxInt64 / 100
+)
+
+// errKronosRange says which times a stream takes.
+func errKronosRange(stream string, v any) error {
+	return fmt.Errorf("%w: stream %q: %s %v is out of range: Kronos time lies between %d and %d (the years 1677 to 2262)",
+		ErrInvalid, stream, FieldTime, v, int64(KronosMin), int64(KronosMax))
+}
 
 // streamEvent turns one stream object into an event of the stream.
 func (s *Store) streamEvent(stream string, obj json.RawMessage, now time.Time) (*Event, error) {
@@ -49,13 +65,22 @@ func (s *Store) streamEvent(stream string, obj json.RawMessage, now time.Time) (
 			if ferr != nil {
 				return nil, fmt.Errorf("%w: stream %q: %s %s is not Kronos time", ErrInvalid, stream, FieldTime, t)
 			}
+			if !(f >= KronosMin && f <= KronosMax) {
+				return nil, errKronosRange(stream, t)
+			}
 			k = int64(math.Round(f))
+		}
+		if k < KronosMin || k > KronosMax {
+			return nil, errKronosRange(stream, t)
 		}
 		e.Generated = FromKronosTime(k)
 	case string:
 		tt, err := ParseTime(t)
 		if err != nil {
 			return nil, fmt.Errorf("stream %q: %s: %w", stream, FieldTime, err)
+		}
+		if tt.Before(FromKronosTime(KronosMin)) || tt.After(FromKronosTime(KronosMax)) {
+			return nil, errKronosRange(stream, t)
 		}
 		e.Generated = tt
 	default:

@@ -231,11 +231,19 @@ func pankoQuery(v url.Values, maxLimit int) (*events.Query, error) {
 			if op != events.OpEq {
 				return nil, fmt.Errorf("%w: operator %s is not supported on %s: only eq is", events.ErrInvalid, op, field)
 			}
-			if field == "event_type" {
-				q.EventType = value
-			} else {
-				q.MessageID = value
+			// Empty is no filter to the store: refuse it rather than list
+			// every event. Filters AND, so two values match nothing.
+			dst := &q.EventType
+			if field == "message_id" {
+				dst = &q.MessageID
 			}
+			switch {
+			case value == "":
+				return nil, fmt.Errorf("%w: filter on %s: empty q.value: give the %s to match", events.ErrInvalid, field, field)
+			case *dst != "" && *dst != value:
+				return nil, fmt.Errorf("%w: two filters on %s, %q and %q: an event has one %s", events.ErrInvalid, field, *dst, value, field)
+			}
+			*dst = value
 		case "start_timestamp", "end_timestamp":
 			t, err := events.ParseTime(value)
 			if err != nil {
@@ -243,18 +251,28 @@ func pankoQuery(v url.Values, maxLimit int) (*events.Query, error) {
 			}
 			// The range is [start, end): gt and le move the bound by a
 			// microsecond; eq (what the openstack client sends) means the
-			// field's own bound.
+			// field's own bound. Filters AND: the range narrows.
+			var start bool
 			switch {
 			case op == events.OpGe || (op == events.OpEq && field == "start_timestamp"):
-				q.Start = t
+				start = true
 			case op == events.OpGt:
-				q.Start = t.Add(time.Microsecond)
+				t, start = t.Add(time.Microsecond), true
 			case op == events.OpLt || (op == events.OpEq && field == "end_timestamp"):
-				q.End = t
 			case op == events.OpLe:
-				q.End = t.Add(time.Microsecond)
+				t = t.Add(time.Microsecond)
 			default:
 				return nil, fmt.Errorf("%w: operator %s is not supported on %s: use ge, gt, le or lt", events.ErrInvalid, op, field)
+			}
+			if t.IsZero() {
+				return nil, fmt.Errorf("%w: filter on %s: %s %s: the bound is the zero time, which the store takes for no bound: leave the filter out or give another time",
+					events.ErrInvalid, field, op, value)
+			}
+			switch {
+			case start && (q.Start.IsZero() || t.After(q.Start)):
+				q.Start = t
+			case !start && (q.End.IsZero() || t.Before(q.End)):
+				q.End = t
 			}
 		default:
 			typ, err := events.ParseTraitType(typName)

@@ -46,6 +46,11 @@ func kronosTime(raw json.RawMessage, field string) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: %s %s is not Kronos time (an integer of 100 ns units)", events.ErrInvalid, field, raw)
 		}
+		// Beyond these, k*100 ns overflows and the bound would wrap.
+		if k < events.KronosMin || k > events.KronosMax {
+			return time.Time{}, fmt.Errorf("%w: %s %d is out of range: Kronos time must lie between %d and %d (the years 1677 to 2262)",
+				events.ErrInvalid, field, k, int64(events.KronosMin), int64(events.KronosMax))
+		}
 		return events.FromKronosTime(k), nil
 	}
 	var s string
@@ -55,6 +60,9 @@ func kronosTime(raw json.RawMessage, field string) (time.Time, error) {
 	t, err := events.ParseTime(s)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%s: %w", field, err)
+	}
+	if t.IsZero() {
+		return time.Time{}, fmt.Errorf("%w: %s %q is the zero time, which the store takes for no bound: leave it out or give another time", events.ErrInvalid, field, s)
 	}
 	return t, nil
 }
@@ -119,9 +127,17 @@ func (s *Server) kronos(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// tookKey holds, in the answer to a put, the milliseconds it took.
+const tookKey = "@took"
+
 func (s *Server) kronosPut(w http.ResponseWriter, r *http.Request, st *events.Store, req *kronosRequest) {
 	if len(req.Events) == 0 {
 		pankoError(w, http.StatusBadRequest, `no events: send {"events": {"stream": [{...}, ...]}}`)
+		return
+	}
+	// The answer reports the time taken beside the streams' reports.
+	if _, ok := req.Events[tookKey]; ok {
+		pankoError(w, http.StatusBadRequest, "stream name %q is reserved: the answer reports the time taken under it", tookKey)
 		return
 	}
 	names := make([]string, 0, len(req.Events))
@@ -139,7 +155,7 @@ func (s *Server) kronosPut(w http.ResponseWriter, r *http.Request, st *events.St
 		}
 		out[name] = report(res, nil)
 	}
-	out["@took"] = float64(time.Since(start).Microseconds()) / 1000
+	out[tookKey] = float64(time.Since(start).Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, out)
 }
 
