@@ -3,6 +3,7 @@ package events
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -314,4 +315,43 @@ func TestRecordOnFullDisk(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing of the batch that found no room")
 	checkWholeBatches(t, s, k, 0)
+}
+
+// TestPutStreamsOneTransaction puts two streams at once: the reports are
+// per stream (an invalid object rejected in its own stream), and when the
+// database is full neither stream keeps anything.
+func TestPutStreamsOneTransaction(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s := openOn(t, "sqlite://"+filepath.Join(t.TempDir(), "events.db"), nil)
+	objs := func(n int, payload string) []json.RawMessage {
+		out := make([]json.RawMessage, n)
+		for i := range out {
+			out[i] = json.RawMessage(fmt.Sprintf(`{"@time": %d, "i": %d, "p": %q}`, KronosTime(base)+int64(i)*10, i, payload))
+		}
+		return out
+	}
+	res, err := s.PutStreams(ctx, map[string][]json.RawMessage{
+		"clicks": objs(3, ""),
+		"views":  append(objs(2, ""), json.RawMessage(`[1]`)),
+	})
+	require.NoError(t, err)
+	require.Equal(t, 3, res["clicks"].Stored)
+	require.Equal(t, 2, res["views"].Stored)
+	require.Equal(t, 1, res["views"].Rejected)
+	require.Equal(t, 2, res["views"].Outcomes[2].Index, "outcomes are indexed within their stream")
+	require.ErrorContains(t, res["views"].Outcomes[2].Err, "not a JSON object")
+
+	var pages int64
+	require.NoError(t, s.db.GetContext(ctx, &pages, `PRAGMA page_count`))
+	_, err = s.db.ExecContext(ctx, fmt.Sprintf(`PRAGMA max_page_count = %d`, pages+1))
+	require.NoError(t, err)
+	big := strings.Repeat("x", 3000)
+	_, err = s.PutStreams(ctx, map[string][]json.RawMessage{"a": objs(20, big), "b": objs(20, big)})
+	require.ErrorIs(t, err, datasource.ErrFull)
+	for _, name := range []string{"a", "b"} {
+		got, err := s.GetStream(ctx, &StreamQuery{Stream: name})
+		require.NoError(t, err)
+		require.Empty(t, got, "stream %s keeps nothing of the put that failed", name)
+	}
 }

@@ -341,6 +341,13 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 			}
 		}
 	}
+	res.count()
+	return res, nil
+}
+
+// count sets the result's counts from its outcomes.
+func (res *RecordResult) count() {
+	res.Stored, res.Duplicates, res.Rejected = 0, 0, 0
 	for _, o := range res.Outcomes {
 		switch o.Status {
 		case StatusStored:
@@ -351,7 +358,6 @@ func (s *Store) Record(ctx context.Context, evs []*Event) (*RecordResult, error)
 			res.Rejected++
 		}
 	}
-	return res, nil
 }
 
 // prepare validates e and fills its defaults.

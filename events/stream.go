@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -131,29 +133,55 @@ func (s *Store) streamEvent(stream string, obj json.RawMessage, now time.Time) (
 // PutStream records events into a stream, like Record: each object that is not
 // valid is rejected and each duplicate @id reported, per event.
 func (s *Store) PutStream(ctx context.Context, stream string, objs []json.RawMessage) (*RecordResult, error) {
-	if stream == "" {
+	res, err := s.PutStreams(ctx, map[string][]json.RawMessage{stream: objs})
+	if err != nil {
+		return nil, err
+	}
+	return res[stream], nil
+}
+
+// PutStreams records events into several streams in one Record, so in one
+// transaction: every stream's valid events are stored, or (on an error)
+// none. It reports per stream, as PutStream does.
+func (s *Store) PutStreams(ctx context.Context, streams map[string][]json.RawMessage) (map[string]*RecordResult, error) {
+	names := slices.Sorted(maps.Keys(streams))
+	if len(names) > 0 && names[0] == "" {
 		return nil, fmt.Errorf("%w: put: no stream name", ErrInvalid)
 	}
 	now := s.now()
-	evs := make([]*Event, len(objs))
+	var evs []*Event
 	bad := map[int]error{}
-	for i, o := range objs {
-		e, err := s.streamEvent(stream, o, now)
-		if err != nil {
-			bad[i] = err
-			// A placeholder the validation rejects, so indexes stay aligned.
-			e = &Event{}
+	for _, name := range names {
+		for _, o := range streams[name] {
+			e, err := s.streamEvent(name, o, now)
+			if err != nil {
+				bad[len(evs)] = err
+				// A placeholder the validation rejects, so indexes stay aligned.
+				e = &Event{}
+			}
+			evs = append(evs, e)
 		}
-		evs[i] = e
 	}
-	res, err := s.Record(ctx, evs)
+	all, err := s.Record(ctx, evs)
 	if err != nil {
 		return nil, err
 	}
 	for i, err := range bad {
-		res.Outcomes[i].Err = err
+		all.Outcomes[i].Err = err
 	}
-	return res, nil
+	out := make(map[string]*RecordResult, len(names))
+	at := 0
+	for _, name := range names {
+		n := len(streams[name])
+		res := &RecordResult{Outcomes: all.Outcomes[at : at+n : at+n]}
+		for i := range res.Outcomes {
+			res.Outcomes[i].Index = i
+		}
+		res.count()
+		out[name] = res
+		at += n
+	}
+	return out, nil
 }
 
 // StreamQuery selects a time range of a stream.

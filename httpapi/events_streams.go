@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -140,19 +139,15 @@ func (s *Server) kronosPut(w http.ResponseWriter, r *http.Request, st *events.St
 		pankoError(w, http.StatusBadRequest, "stream name %q is reserved: the answer reports the time taken under it", tookKey)
 		return
 	}
-	names := make([]string, 0, len(req.Events))
-	for name := range req.Events {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	out := map[string]any{}
 	start := time.Now()
-	for _, name := range names {
-		res, err := st.PutStream(r.Context(), name, req.Events[name])
-		if err != nil {
-			s.eventError(w, r, err)
-			return
-		}
+	// One transaction for every stream of the request.
+	results, err := st.PutStreams(r.Context(), req.Events)
+	if err != nil {
+		s.eventError(w, r, err)
+		return
+	}
+	out := map[string]any{}
+	for name, res := range results {
 		out[name] = report(res, nil)
 	}
 	out[tookKey] = float64(time.Since(start).Microseconds()) / 1000
