@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -151,10 +152,25 @@ func ParseDuration(raw json.RawMessage, unit time.Duration, key string) (time.Du
 	if len(raw) == 0 || string(raw) == "null" {
 		return 0, nil
 	}
+	var i int64
+	if err := json.Unmarshal(raw, &i); err == nil {
+		// Whole numbers are counted exactly: a float64 holds whole
+		// nanoseconds only up to 2^53 (about 104 days).
+		if i < 0 {
+			return 0, fmt.Errorf("%w: %s is %d: must not be negative", ErrConfig, key, i)
+		}
+		if unit > 0 && i > math.MaxInt64/int64(unit) {
+			return 0, fmt.Errorf("%w: %s is %d: too long, the longest duration is %v", ErrConfig, key, i, time.Duration(math.MaxInt64))
+		}
+		return time.Duration(i) * unit, nil
+	}
 	var n float64
 	if err := json.Unmarshal(raw, &n); err == nil {
 		if n < 0 {
 			return 0, fmt.Errorf("%w: %s is %v: must not be negative", ErrConfig, key, n)
+		}
+		if n*float64(unit) >= math.MaxInt64 {
+			return 0, fmt.Errorf("%w: %s is %v: too long, the longest duration is %v", ErrConfig, key, n, time.Duration(math.MaxInt64))
 		}
 		return time.Duration(n * float64(unit)), nil
 	}
@@ -169,12 +185,18 @@ func ParseDuration(raw json.RawMessage, unit time.Duration, key string) (time.Du
 	return d, nil
 }
 
+// maxDays is the most whole days a time.Duration holds.
+const maxDays = math.MaxInt64 / int64(24*time.Hour)
+
 // ParseDurationString reads a Go duration ("36h") or whole days ("30d").
 func ParseDurationString(s string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(s, "d"); ok {
 		n, err := strconv.Atoi(days)
 		if err != nil || n < 0 {
 			return 0, fmt.Errorf("duration %q: want a whole number of days such as \"7d\"", s)
+		}
+		if int64(n) > maxDays {
+			return 0, fmt.Errorf("duration %q: too long, at most %dd", s, maxDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
@@ -209,7 +231,7 @@ func describeJSONError(data []byte, err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
 		line := 1 + bytes.Count(data[:se.Offset], []byte("\n"))
-		col := int(se.Offset) - bytes.LastIndexByte(data[:se.Offset], '\n')
+		col := int(se.Offset) - bytes.LastIndexByte(data[:se.Offset], '\n') - 1
 		return fmt.Errorf("line %d column %d: %v", line, col, err)
 	}
 	return err

@@ -32,7 +32,7 @@ func TestParseConfig(t *testing.T) {
 			json: `{"dataspace": {"retention_interval_in_days": "30d", "reaper_run_interval": "3h", "datasource": {"config": {"url": "sqlite:///x.db"}}}}`,
 			want: &dataspace.Config{URL: "sqlite:///x.db", Retention: 30 * day, ReaperInterval: 3 * time.Hour},
 		},
-		{name: "NotJSON", json: "{\n  \"dataspace\": {,}\n}", wantErr: "not valid JSON: line 2 column"},
+		{name: "NotJSON", json: "{\n  \"dataspace\": {,}\n}", wantErr: "not valid JSON: line 2 column 17:"},
 		{name: "NoDataspace", json: `{"channels": {}}`, wantErr: `no "dataspace" section`},
 		{name: "NullDataspace", json: `{"dataspace": null}`, wantErr: `"dataspace" is null`},
 		{name: "NoURL", json: `{"dataspace": {"datasource": {"config": {}}}}`, wantErr: "datasource.config.url is missing"},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -187,6 +188,9 @@ func ParseChannel(name string, data []byte) (*ChannelConfig, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(cc); err != nil {
 		return nil, fmt.Errorf("%w: channel %q: %v", ErrConfig, name, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: channel %q: more data after the channel's JSON object: give one object", ErrConfig, name)
 	}
 	cc.Name = name
 	if cc.ChannelName != "" {
