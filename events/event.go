@@ -54,8 +54,8 @@ func (t TraitType) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// ParseTraitType reads "string" (also ""), "integer" ("int"), "float" or
-// "datetime".
+// ParseTraitType reads "string" (also "str" and ""), "integer" ("int"),
+// "float" ("double") or "datetime", in any case.
 func ParseTraitType(s string) (TraitType, error) {
 	switch strings.ToLower(s) {
 	case "", "string", "str":
@@ -125,12 +125,17 @@ func FormatTime(t time.Time) string {
 }
 
 // ParseTime reads an ISO 8601 / RFC 3339 time; one without a zone is UTC.
-// The result is UTC, truncated to microseconds.
+// The result is UTC, truncated to microseconds, in the years 0000 to 9999
+// (which FormatTime can write).
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999", "2006-01-02"} {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC().Truncate(time.Microsecond), nil
+			t = t.UTC().Truncate(time.Microsecond)
+			if y := t.Year(); y < 0 || y > 9999 {
+				return time.Time{}, fmt.Errorf("%w: time %q is in the year %d in UTC: want a year from 0000 to 9999", ErrInvalid, s, y)
+			}
+			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("%w: time %q: want ISO 8601 such as 2026-01-02T15:04:05.123456 (UTC unless a zone is given)", ErrInvalid, s)
@@ -154,7 +159,11 @@ func ParseValue(t TraitType, s string) (any, error) {
 		}
 		return f, nil
 	case TypeDatetime:
-		return ParseTime(s)
+		d, err := ParseTime(s)
+		if err != nil {
+			return nil, err
+		}
+		return d, nil
 	}
 	return nil, fmt.Errorf("%w: unknown trait type %d", ErrInvalid, t)
 }

@@ -33,7 +33,7 @@ const (
 // ops are the operators a trait filter takes.
 var ops = map[Op]bool{OpEq: true, OpNe: true, OpLt: true, OpLe: true, OpGt: true, OpGe: true}
 
-// ParseOp reads eq, ne, lt, le, gt or ge ("" means eq).
+// ParseOp reads eq, ne, lt, le, gt or ge, in any case ("" means eq).
 func ParseOp(s string) (Op, error) {
 	if s == "" {
 		return OpEq, nil
@@ -90,8 +90,8 @@ type SortKey struct {
 	Desc  bool
 }
 
-// ParseSort reads "generated", "message_id", optionally followed by ":asc"
-// or ":desc".
+// ParseSort reads "generated" or "message_id", optionally followed by
+// ":asc" or ":desc" (in any case); spaces around either are ignored.
 func ParseSort(s string) (SortKey, error) {
 	f, dir, _ := strings.Cut(s, ":")
 	k := SortKey{Field: Field(strings.TrimSpace(f))}
