@@ -198,7 +198,9 @@ func (b *DataBlock) encodeItem(now time.Time, it Item) (*datasource.Product, err
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(enc.data)) > b.maxValue || int64(enc.rawSize) > 4*b.maxValue {
+	// The raw size may be at most four times the limit (a limit near
+	// MaxInt64, meaning none, must not overflow).
+	if int64(len(enc.data)) > b.maxValue || int64(enc.rawSize)/4 > b.maxValue {
 		return nil, fmt.Errorf("%w: %d bytes encoded, over the %d byte limit (raise Options.MaxValueBytes or split the product)",
 			ErrTooLarge, len(enc.data), b.maxValue)
 	}

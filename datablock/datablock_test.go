@@ -263,6 +263,12 @@ func TestDataBlock(t *testing.T) {
 		has, err := b.Has(ctx, "big")
 		require.NoError(t, err)
 		require.False(t, has)
+
+		// A limit of MaxInt64 (no limit) does not overflow into one that
+		// refuses everything.
+		unlimited, err := datablock.Open(ctx, ds, "unlimited", &datablock.Options{MaxValueBytes: math.MaxInt64})
+		require.NoError(t, err)
+		require.NoError(t, unlimited.Put(ctx, "big", strings.Repeat("x", 1000)))
 	})
 
 	t.Run("EmptyNameAndKeyAreRejected", func(t *testing.T) {
