@@ -417,12 +417,15 @@ func readJSON(w http.ResponseWriter, r *http.Request, dst any) bool {
 	return true
 }
 
-// recordReport is the answer to a record or put: counts and every event
-// that was not stored.
+// recordReport is the answer to a record or put: counts, every event's
+// message_id (in the order sent: the one it was given or the one the
+// store assigned; empty for an event rejected before it had one) and
+// every event that was not stored.
 type recordReport struct {
 	Stored     int             `json:"stored"`
 	Duplicates int             `json:"duplicates"`
 	Rejected   int             `json:"rejected"`
+	MessageIDs []string        `json:"message_ids"`
 	Errors     []recordProblem `json:"errors"`
 }
 
@@ -434,9 +437,11 @@ type recordProblem struct {
 }
 
 func report(res *events.RecordResult, extra []recordProblem) recordReport {
-	rep := recordReport{Stored: res.Stored, Duplicates: res.Duplicates, Rejected: res.Rejected, Errors: []recordProblem{}}
+	rep := recordReport{Stored: res.Stored, Duplicates: res.Duplicates, Rejected: res.Rejected,
+		MessageIDs: make([]string, len(res.Outcomes)), Errors: []recordProblem{}}
 	rep.Errors = append(rep.Errors, extra...)
 	for _, o := range res.Outcomes {
+		rep.MessageIDs[o.Index] = o.MessageID
 		if o.Status == events.StatusStored || o.Err == nil {
 			continue
 		}

@@ -212,11 +212,21 @@ func TestPankoRecord(t *testing.T) {
 			{"message_id": "n1", "event_type": "new", "traits": [{"name": "a", "type": "integer", "value": 1}]},
 			{"message_id": "e1", "event_type": "new"},
 			{"message_id": "n2", "event_type": "new", "traits": [{"name": "a", "type": "integer", "value": "x"}]},
-			{"message_id": "n3"}
+			{"message_id": "n3"},
+			{"event_type": "new"}
 		]`)
 		require.Equal(t, http.StatusOK, code, "%v", v)
+		// The store assigned the last event's id: the answer gives it.
+		ids := v.(map[string]any)["message_ids"].([]any)
+		require.Len(t, ids, 5)
+		assigned := ids[4].(string)
+		require.NotEmpty(t, assigned)
+		require.Equal(t, []any{"n1", "e1", "", "n3", assigned}, ids)
+		code, got := get(t, srv, "/v2/events/"+assigned)
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, "new", got.(map[string]any)["event_type"])
 		js, _ := json.Marshal(v)
-		require.JSONEq(t, `{"stored": 1, "duplicates": 1, "rejected": 2, "errors": [
+		require.JSONEq(t, `{"stored": 2, "duplicates": 1, "rejected": 2, "message_ids": ["n1", "e1", "", "n3", "`+assigned+`"], "errors": [
 			{"index": 1, "message_id": "e1", "status": "duplicate", "reason": "\"e1\" is already recorded"},
 			{"index": 2, "status": "rejected", "reason": "trait \"a\": \"x\" is not an integer"},
 			{"index": 3, "message_id": "n3", "status": "rejected", "reason": "event \"n3\" has no event_type"}
