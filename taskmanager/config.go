@@ -234,7 +234,7 @@ func (cc *ChannelConfig) Validate() error {
 			if mc == nil || mc.Module == "" {
 				return fail(`%s %q has no "module": name a registered module`, kind.name, n)
 			}
-			if len(mc.Schedule) > 0 && kind.name != "source" {
+			if len(mc.Schedule) > 0 && string(mc.Schedule) != "null" && kind.name != "source" {
 				return fail(`%s %q has a "schedule": only sources are scheduled`, kind.name, n)
 			}
 			if _, err := dataspace.ParseDuration(mc.Schedule, time.Second, kind.name+" "+n+" schedule"); err != nil {

@@ -62,6 +62,13 @@ func TestParseFile(t *testing.T) {
 		require.JSONEq(t, `{"seed": 2}`, string(f.Channels[1].Sources["q"].Parameters))
 	})
 
+	t.Run("NullScheduleIsNone", func(t *testing.T) {
+		t.Parallel()
+		f, err := taskmanager.ParseFile("c", []byte(`{"sources": {"s": {"module": "m", "schedule": null}}, "transforms": {"t": {"module": "m", "schedule": null}}}`))
+		require.NoError(t, err, "a null schedule is no schedule, on a transform too")
+		require.Len(t, f.Channels, 1)
+	})
+
 	t.Run("JsonnetFile", func(t *testing.T) {
 		t.Parallel()
 
