@@ -681,16 +681,9 @@ func FuzzPankoRecord(f *testing.F) {
 		if !ok {
 			return
 		}
-		switch rec.Code {
-		case http.StatusOK:
-		case http.StatusBadRequest, http.StatusUnsupportedMediaType:
-			requireFault(t, rec, what)
-			require.Equal(t, !jsonMediaType(contentType), rec.Code == http.StatusUnsupportedMediaType, "%s: 415 iff not JSON: %s", what, rec.Body)
+		if !writeAccepted(t, rec, what, contentType) {
 			return
-		default:
-			t.Fatalf("%s: status %d, want 200, 400 or 415: %s", what, rec.Code, rec.Body)
 		}
-		require.True(t, jsonMediaType(contentType), what)
 		var raws []json.RawMessage
 		if err := json.Unmarshal([]byte(body), &raws); err != nil {
 			var wrapped struct {
@@ -848,16 +841,9 @@ func FuzzStreamPut(f *testing.F) {
 		if !ok {
 			return
 		}
-		switch rec.Code {
-		case http.StatusOK:
-		case http.StatusBadRequest, http.StatusUnsupportedMediaType:
-			requireFault(t, rec, what)
-			require.Equal(t, !jsonMediaType(contentType), rec.Code == http.StatusUnsupportedMediaType, "%s: 415 iff not JSON: %s", what, rec.Body)
+		if !writeAccepted(t, rec, what, contentType) {
 			return
-		default:
-			t.Fatalf("%s: status %d, want 200, 400 or 415: %s", what, rec.Code, rec.Body)
 		}
-		require.True(t, jsonMediaType(contentType), what)
 		var req kronosRequest
 		d := json.NewDecoder(bytes.NewReader(body))
 		d.UseNumber()
@@ -1103,4 +1089,22 @@ func modelStreamGet(streams map[string][]streamObject, body []byte) (ids []strin
 		ids = append(ids, o.id)
 	}
 	return ids, true, sure
+}
+
+// writeAccepted checks the status of a write sent with contentType: 200,
+// or a 400 or 415 with Panko's error body, 415 exactly when the type is
+// not JSON. It reports whether the write was accepted (200).
+func writeAccepted(t *testing.T, rec *httptest.ResponseRecorder, what, contentType string) bool {
+	t.Helper()
+	switch rec.Code {
+	case http.StatusOK:
+	case http.StatusBadRequest, http.StatusUnsupportedMediaType:
+		requireFault(t, rec, what)
+		require.Equal(t, !jsonMediaType(contentType), rec.Code == http.StatusUnsupportedMediaType, "%s: 415 iff not JSON: %s", what, rec.Body)
+		return false
+	default:
+		t.Fatalf("%s: status %d, want 200, 400 or 415: %s", what, rec.Code, rec.Body)
+	}
+	require.True(t, jsonMediaType(contentType), what)
+	return true
 }
