@@ -94,6 +94,8 @@ func recorder(url, die string) int {
 					kill()
 				}
 			}
+		case "expire":
+			return expirer(ctx, s, int(k), kill)
 		}
 	}
 	for k := int64(0); ; k++ {
@@ -107,6 +109,32 @@ func recorder(url, die string) int {
 		// returned.
 		fmt.Printf("ack %d\n", k)
 	}
+}
+
+// expireBatches is how many batches the recorder records before it
+// expires them (recorderDieEnv "expire:K").
+const expireBatches = 10
+
+// expirer records expireBatches batches, printing an ack for each, then
+// expires them all crashBatch events a transaction, and kills itself
+// once the k-th transaction has committed.
+func expirer(ctx context.Context, s *Store, k int, kill func()) int {
+	for b := range expireBatches {
+		if _, err := s.Record(ctx, crashBatchEvents(b)); err != nil {
+			fmt.Fprintf(os.Stderr, "expirer: batch %d: %v\n", b, err)
+			return 1
+		}
+		fmt.Printf("ack %d\n", b)
+	}
+	done := 0
+	s.afterExpireBatch = func(int) {
+		if done++; done == k {
+			kill()
+		}
+	}
+	n, _, err := s.Expire(ctx, base.AddDate(1, 0, 0), crashBatch, false)
+	fmt.Fprintf(os.Stderr, "expirer: expired %d events without dying: %v\n", n, err)
+	return 1
 }
 
 // runRecorder starts a recorder process on url that dies as die says, or
@@ -354,4 +382,42 @@ func TestPutStreamsOneTransaction(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, got, "stream %s keeps nothing of the put that failed", name)
 	}
+}
+
+// TestKilledExpiryLosesNothing kills a process (SIGKILL) while it expires
+// events, after some of its transactions: the events those removed are
+// gone, the others are whole (rows and trait index agree), and the next
+// expiry removes the rest, their trait index runs and the dictionary rows
+// left without events.
+func TestKilledExpiryLosesNothing(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, open func(*testing.T, *Config) (*Store, *bundle)) {
+		ctx := context.Background()
+		_, b := open(t, nil)
+		const killAfter = 3
+		acked := runRecorder(t, b.url, fmt.Sprintf("expire:%d", killAfter), 0)
+		require.Equal(t, expireBatches, acked)
+
+		s := openOn(t, b.url, nil)
+		left := allPages(t, s, &Query{Limit: 500})
+		require.Len(t, left, (expireBatches-killAfter)*crashBatch, "events left after %d expiry transactions", killAfter)
+		for _, e := range left {
+			n, err := s.Count(ctx, &Filter{MessageID: e.MessageID, Traits: []TraitFilter{{Name: "batch", Type: TypeInteger, Value: traitValue(t, e, "batch")}}})
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n, "event %s is found through the trait index", e.MessageID)
+		}
+		n, err := s.Count(ctx, &Filter{Traits: []TraitFilter{{Name: "host", Op: OpGe, Type: TypeString, Value: ""}}})
+		require.NoError(t, err)
+		require.Equal(t, int64(len(left)), n, "the trait index counts the events left")
+
+		n, _, err = s.Expire(ctx, base.AddDate(1, 0, 0), 0, false)
+		require.NoError(t, err)
+		require.Equal(t, int64(len(left)), n)
+		types, err := s.EventTypes(ctx)
+		require.NoError(t, err)
+		require.Empty(t, types, "the dictionaries are pruned")
+		var runs int
+		require.NoError(t, s.db.GetContext(ctx, &runs, `SELECT COUNT(*) FROM event_trait_run`))
+		require.Zero(t, runs, "the trait index runs of expired events are gone")
+	})
 }
