@@ -1,21 +1,19 @@
 package dataspace_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/strata-dataspace/strata/datablock"
 	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/crashtest"
 	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
@@ -105,19 +103,11 @@ func TestKilledWriterLosesNothing(t *testing.T) {
 // duplicate it acknowledged before it died.
 func runWriter(t *testing.T, url string, killAt int) (put, dup int64) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), writerURLEnv+"="+url)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	lines := bufio.NewScanner(out)
 	n := 0
-	for lines.Scan() {
-		what, g, _ := strings.Cut(lines.Text(), " ")
+	crashtest.Run(t, []string{writerURLEnv + "=" + url}, func(line string) bool {
+		what, g, _ := strings.Cut(line, " ")
 		gen, err := strconv.ParseInt(g, 10, 64)
-		require.NoError(t, err, "writer printed %q", lines.Text())
+		require.NoError(t, err, "writer printed %q", line)
 		switch what {
 		case "put":
 			require.Equal(t, put+1, gen, "puts are acknowledged in order")
@@ -126,19 +116,11 @@ func runWriter(t *testing.T, url string, killAt int) (put, dup int64) {
 			require.Equal(t, put+1, gen, "a duplicate follows its put")
 			dup = gen
 		default:
-			t.Fatalf("writer printed %q", lines.Text())
+			t.Fatalf("writer printed %q", line)
 		}
-		if n++; n == killAt {
-			require.NoError(t, cmd.Process.Kill())
-		}
-	}
-	// Lines written before the kill are acknowledged too.
-	err = cmd.Wait()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, "the writer stopped on its own:\n%s", stderr.String())
-	status, ok := exit.Sys().(syscall.WaitStatus)
-	require.True(t, ok && status.Signaled() && status.Signal() == syscall.SIGKILL,
-		"the writer died of SIGKILL, not of %v:\n%s", err, stderr.String())
+		n++
+		return n == killAt
+	})
 	return put, dup
 }
 

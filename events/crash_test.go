@@ -1,12 +1,10 @@
 package events
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +17,7 @@ import (
 
 	"github.com/strata-dataspace/strata/datasource"
 	"github.com/strata-dataspace/strata/dataspace"
+	"github.com/strata-dataspace/strata/internal/crashtest"
 	"github.com/strata-dataspace/strata/internal/pgtest"
 )
 
@@ -148,32 +147,15 @@ func runRecorder(t *testing.T, url, die string, killAt int) int {
 	if die != "" {
 		killAt = backstop
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), recorderURLEnv+"="+url, recorderDieEnv+"="+die)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
 	acked := 0
-	lines := bufio.NewScanner(out)
-	for lines.Scan() {
-		k, err := strconv.Atoi(strings.TrimPrefix(lines.Text(), "ack "))
-		require.NoError(t, err, "recorder printed %q", lines.Text())
+	crashtest.Run(t, []string{recorderURLEnv + "=" + url, recorderDieEnv + "=" + die}, func(line string) bool {
+		k, err := strconv.Atoi(strings.TrimPrefix(line, "ack "))
+		require.NoError(t, err, "recorder printed %q", line)
 		require.Equal(t, acked, k, "batches are acknowledged in order")
 		acked++
-		if acked == killAt {
-			require.NoError(t, cmd.Process.Kill())
-		}
-	}
-	// Lines written before the kill are acknowledged batches too.
-	err = cmd.Wait()
+		return acked == killAt
+	})
 	require.False(t, die != "" && acked >= backstop, "the recorder recorded %d batches without dying as %q says", acked, die)
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, "the recorder stopped on its own:\n%s", stderr.String())
-	status, ok := exit.Sys().(syscall.WaitStatus)
-	require.True(t, ok && status.Signaled() && status.Signal() == syscall.SIGKILL,
-		"the recorder died of SIGKILL, not of %v:\n%s", err, stderr.String())
 	return acked
 }
 

@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -14,6 +13,8 @@ import (
 	"github.com/lib/pq/pqerror"
 
 	"github.com/strata-dataspace/strata/datasource"
+	"github.com/strata-dataspace/strata/datasource/postgres"
+	"github.com/strata-dataspace/strata/datasource/sqlite"
 )
 
 // inTx runs fn in one transaction of the store's database (on SQLite the
@@ -22,26 +23,23 @@ import (
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return full(fmt.Errorf("begin: %w", err))
+		return s.full(fmt.Errorf("begin: %w", err))
 	}
 	defer s.index().runAfterTx(tx)
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return full(err)
+		return s.full(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return full(fmt.Errorf("commit: %w", err))
+		return s.full(fmt.Errorf("commit: %w", err))
 	}
 	return nil
 }
 
-// full marks err with datasource.ErrFull when the database reported that
-// it, or the disk it keeps its files on, is full.
-func full(err error) error {
-	if errors.Is(err, datasource.ErrFull) {
-		return err
-	}
-	if strings.Contains(err.Error(), "database or disk is full") || pq.As(err, pqerror.DiskFull) != nil {
+// full marks err with datasource.ErrFull when the backend reports that the
+// database, or the disk it keeps its files on, is full.
+func (s *Store) full(err error) error {
+	if (s.pg && postgres.IsFull(err)) || (!s.pg && sqlite.IsFull(err)) {
 		return fmt.Errorf("%w: %w", datasource.ErrFull, err)
 	}
 	return err

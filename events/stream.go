@@ -43,10 +43,26 @@ const (
 	KronosMax = math.MaxInt64 / 100
 )
 
-// errKronosRange says which times a stream takes.
-func errKronosRange(stream string, v any) error {
-	return fmt.Errorf("%w: stream %q: %s %v is out of range: Kronos time lies between %d and %d (the years 1677 to 2262)",
-		ErrInvalid, stream, FieldTime, v, int64(KronosMin), int64(KronosMax))
+// The times of KronosMin and KronosMax.
+var (
+	kronosFirst = FromKronosTime(KronosMin)
+	kronosLast  = FromKronosTime(KronosMax)
+)
+
+// ParseKronos converts Kronos time k to a UTC time, as FromKronosTime, or
+// fails with ErrInvalid when k lies outside [KronosMin, KronosMax], where
+// the conversion would wrap around to another year.
+func ParseKronos(k int64) (time.Time, error) {
+	if k < KronosMin || k > KronosMax {
+		return time.Time{}, errKronosRange(k)
+	}
+	return FromKronosTime(k), nil
+}
+
+// errKronosRange says which Kronos times there are; v is the one given.
+func errKronosRange(v any) error {
+	return fmt.Errorf("%w: Kronos time %v is out of range: it lies between %d and %d (the years 1677 to 2262)",
+		ErrInvalid, v, int64(KronosMin), int64(KronosMax))
 }
 
 // streamEvent turns one stream object into an event of the stream.
@@ -67,22 +83,22 @@ func (s *Store) streamEvent(stream string, obj json.RawMessage, now time.Time) (
 			if ferr != nil {
 				return nil, fmt.Errorf("%w: stream %q: %s %s is not Kronos time", ErrInvalid, stream, FieldTime, t)
 			}
-			if !(f >= KronosMin && f <= KronosMax) {
-				return nil, errKronosRange(stream, t)
+			if !(f >= KronosMin && f <= KronosMax) { // nor may it convert to int64
+				return nil, fmt.Errorf("stream %q: %s: %w", stream, FieldTime, errKronosRange(t))
 			}
 			k = int64(math.Round(f))
 		}
-		if k < KronosMin || k > KronosMax {
-			return nil, errKronosRange(stream, t)
+		if e.Generated, err = ParseKronos(k); err != nil {
+			return nil, fmt.Errorf("stream %q: %s: %w", stream, FieldTime, err)
 		}
-		e.Generated = FromKronosTime(k)
 	case string:
 		tt, err := ParseTime(t)
 		if err != nil {
 			return nil, fmt.Errorf("stream %q: %s: %w", stream, FieldTime, err)
 		}
-		if tt.Before(FromKronosTime(KronosMin)) || tt.After(FromKronosTime(KronosMax)) {
-			return nil, errKronosRange(stream, t)
+		// Its @time is written back as Kronos time.
+		if tt.Before(kronosFirst) || tt.After(kronosLast) {
+			return nil, fmt.Errorf("stream %q: %s: %w", stream, FieldTime, errKronosRange(t))
 		}
 		e.Generated = tt
 	default:

@@ -45,12 +45,11 @@ func kronosTime(raw json.RawMessage, field string) (time.Time, error) {
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: %s %s is not Kronos time (an integer of 100 ns units)", events.ErrInvalid, field, raw)
 		}
-		// Beyond these, k*100 ns overflows and the bound would wrap.
-		if k < events.KronosMin || k > events.KronosMax {
-			return time.Time{}, fmt.Errorf("%w: %s %d is out of range: Kronos time must lie between %d and %d (the years 1677 to 2262)",
-				events.ErrInvalid, field, k, int64(events.KronosMin), int64(events.KronosMax))
+		t, err := events.ParseKronos(k)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%s: %w", field, err)
 		}
-		return events.FromKronosTime(k), nil
+		return t, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

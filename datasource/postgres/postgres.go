@@ -419,6 +419,10 @@ func retryable(err error) bool {
 		errors.As(err, &opErr)
 }
 
+// IsFull reports whether err is PostgreSQL's disk_full, for callers that
+// run their own statements on DB.
+func IsFull(err error) bool { return pq.As(err, pqerror.DiskFull) != nil }
+
 // interpretError maps driver errors onto the datasource sentinels, keeping
 // the original error in the chain. Errors already mapped pass unchanged.
 func interpretError(err error) error {
@@ -437,7 +441,7 @@ func interpretError(err error) error {
 			return fmt.Errorf("%w: %w", datasource.ErrExists, err)
 		case pqErr.Code == pqerror.ForeignKeyViolation:
 			return fmt.Errorf("%w: %w", datasource.ErrNotFound, err)
-		case pqErr.Code == pqerror.DiskFull:
+		case IsFull(err):
 			return fmt.Errorf("%w: %w", datasource.ErrFull, err)
 		case pqErr.Code == pqerror.CheckViolation, pqErr.Code == pqerror.NotNullViolation,
 			pqErr.Code.Class() == "22": // data exception: NUL in text, bad UTF-8, out of range

@@ -341,10 +341,16 @@ func interpretError(err error) error {
 		return fmt.Errorf("%w: %v", datasource.ErrExists, err)
 	case strings.Contains(msg, "CHECK constraint failed"), strings.Contains(msg, "NOT NULL constraint failed"):
 		return fmt.Errorf("%w: %v", datasource.ErrInvalid, err)
-	case strings.Contains(msg, "database or disk is full"):
+	case IsFull(err):
 		return fmt.Errorf("%w: %w", datasource.ErrFull, err)
 	}
 	return err
+}
+
+// IsFull reports whether err is SQLite's "database or disk is full"
+// (SQLITE_FULL), for callers that run their own statements on DB.
+func IsFull(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "database or disk is full")
 }
 
 // micros stores a time as UTC unix microseconds; the zero time is 0.
